@@ -1,0 +1,69 @@
+# social-triage: every command a developer, CI or an operator runs.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+KAFKA := deploy/local-kafka/kafka.sh
+SERVICES := ingest classifier router sla-monitor
+STAMP := $(VENV)/.installed
+SYSTEM_STAMP := .run/.system-packages
+PYTEST_ARGS ?=
+
+.PHONY: help venv system-deps kafka-up kafka-down kafka-logs kafka-status topics schemas \
+        lint typecheck test test-unit bench clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+venv: $(STAMP) ## create .venv and install every distribution, editable, with the dev tools
+
+$(STAMP): schemas/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet --no-build-isolation -e schemas $(foreach s,$(SERVICES),-e services/$(s)) -r requirements-dev.txt
+	@touch $@
+
+system-deps: $(SYSTEM_STAMP) ## Debian packages the tests use (prometheus, promtool, alertmanager, kcat)
+
+$(SYSTEM_STAMP):
+	@mkdir -p .run
+	@missing=""; for cmd in prometheus promtool prometheus-alertmanager kcat; do command -v $$cmd >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager kcat >/dev/null; \
+	fi
+	@touch $@
+
+kafka-up: ## fetch (once) and start the local Kafka broker on 127.0.0.1:9092; a no-op when running
+	@$(KAFKA) up
+
+kafka-down: ## stop the local Kafka broker by its pid
+	@$(KAFKA) down
+
+kafka-status:
+	@$(KAFKA) status
+
+kafka-logs: ## show the local broker's log (.run/kafka/logs/server.log)
+	@$(KAFKA) logs
+
+topics: venv kafka-up ## create every topic from the settings (idempotent)
+	@$(BIN)/triage-topics create
+
+schemas: venv ## export the JSON Schema of every record to schemas/json/
+	$(BIN)/python -m triage_schemas.export schemas/json
+
+lint: venv ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv ## mypy, strict
+	$(BIN)/mypy schemas/src $(foreach s,$(SERVICES),services/$(s)/src) tests
+
+test: venv system-deps kafka-up lint typecheck ## everything CI runs: lint, types, all tests on a real broker
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: venv ## tests that need no broker
+	$(BIN)/pytest -m "not kafka" $(PYTEST_ARGS)
+
+clean: ## remove the venv and local state (the broker must be down)
+	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,105 @@
+"""The closed vocabularies of the domain contract (shared/triage-spec.md)."""
+
+from enum import IntEnum, StrEnum
+
+
+class Platform(StrEnum):
+    INSTAGRAM = "instagram"
+    FACEBOOK = "facebook"
+    MESSENGER = "messenger"
+    WHATSAPP = "whatsapp"
+    X = "x"
+    TIKTOK = "tiktok"
+    YOUTUBE = "youtube"
+    LINKEDIN = "linkedin"
+    TELEGRAM = "telegram"
+
+
+class Channel(StrEnum):
+    PUBLIC_COMMENT = "public_comment"
+    DIRECT_MESSAGE = "direct_message"
+    MENTION = "mention"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class Lane(StrEnum):
+    COMMUNITY = "community"
+    SALES = "sales"
+    SUPPORT = "support"
+    RISK = "risk"
+
+
+class Priority(StrEnum):
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+
+
+class IssueType(StrEnum):
+    ACCOUNT_COMPROMISE = "account_compromise"
+    SAFETY_THREAT = "safety_threat"
+    HARASSMENT = "harassment"
+    LEGAL_REGULATORY = "legal_regulatory"
+    PAYMENT_ISSUE = "payment_issue"
+    ORDER_SHIPPING = "order_shipping"
+    TECHNICAL_ISSUE = "technical_issue"
+    PRODUCT_QUESTION = "product_question"
+    SALES_LEAD = "sales_lead"
+    PARTNERSHIP = "partnership"
+    FEEDBACK = "feedback"
+    SPAM = "spam"
+
+
+class Tier(IntEnum):
+    """Escalation tier: 0 the lane's team, 1 a specialist, 2 leadership."""
+
+    TEAM = 0
+    SPECIALIST = 1
+    LEADERSHIP = 2
+
+
+class SentimentLabel(StrEnum):
+    NEGATIVE = "negative"
+    NEUTRAL = "neutral"
+    POSITIVE = "positive"
+
+
+class ReplyMode(StrEnum):
+    DM = "dm"
+    PUBLIC_FIRST = "public_first"
+    PUBLIC_ACK_THEN_DM = "public_ack_then_dm"
+    MODERATE = "moderate"
+    HIDE = "hide"
+
+
+class PiiKind(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    CARD_NUMBER = "card_number"
+    ORDER_NUMBER = "order_number"
+
+
+class ConversationEventType(StrEnum):
+    AGENT_REPLIED = "agent_replied"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+    ASSIGNED = "assigned"
+
+
+class AlertKind(StrEnum):
+    WARNING = "warning"
+    BREACH = "breach"
+    ESCALATION = "escalation"
+
+
+class Severity(StrEnum):
+    """How loudly on-call is told: a warning informs, a breach or escalation pages."""
+
+    WARNING = "warning"
+    CRITICAL = "critical"

@@ -1,0 +1,144 @@
+"""How every service connects to Kafka: settings, the broker, topic administration."""
+
+import contextlib
+import logging
+import ssl
+from pathlib import Path
+from typing import Literal
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+from faststream.security import (
+    BaseSecurity,
+    SASLPlaintext,
+    SASLScram256,
+    SASLScram512,
+)
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from triage_schemas.topics import TopicSettings
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+class KafkaSettings(BaseSettings):
+    """Connection to the Kafka cluster (env ``TRIAGE_KAFKA_<FIELD>``)."""
+
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_KAFKA_", extra="ignore")
+
+    bootstrap_servers: str = Field(default="127.0.0.1:9092", description="comma-separated host:port list")
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism | None = Field(default=None, description="with SASL_PLAINTEXT or SASL_SSL")
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = Field(default=None, description="CA bundle that signed the brokers' certificates")
+    ssl_certfile: Path | None = Field(default=None, description="client certificate, for mutual TLS")
+    ssl_keyfile: Path | None = Field(default=None, description="client private key, for mutual TLS")
+    request_timeout_ms: int = Field(default=30_000, ge=1_000)
+
+    @model_validator(mode="after")
+    def _check_security(self) -> "KafkaSettings":
+        if self.security_protocol.startswith("SASL"):
+            missing = [
+                name for name in ("sasl_mechanism", "sasl_username", "sasl_password") if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(
+                    f"security_protocol {self.security_protocol} needs "
+                    + ", ".join(f"TRIAGE_KAFKA_{m.upper()}" for m in missing)
+                )
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ValueError("ssl_certfile and ssl_keyfile go together (mutual TLS)")
+        return self
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if not self.uses_tls:
+            return None
+        context = ssl.create_default_context(cafile=str(self.ssl_cafile) if self.ssl_cafile else None)
+        if self.ssl_certfile and self.ssl_keyfile:
+            context.load_cert_chain(str(self.ssl_certfile), str(self.ssl_keyfile))
+        return context
+
+    def security(self) -> BaseSecurity | None:
+        context = self.ssl_context()
+        if not self.security_protocol.startswith("SASL"):
+            return BaseSecurity(ssl_context=context, use_ssl=True) if context else None
+        assert self.sasl_username is not None and self.sasl_password is not None
+        password = self.sasl_password.get_secret_value()
+        use_ssl = context is not None
+        match self.sasl_mechanism:
+            case "PLAIN":
+                return SASLPlaintext(self.sasl_username, password, ssl_context=context, use_ssl=use_ssl)
+            case "SCRAM-SHA-256":
+                return SASLScram256(self.sasl_username, password, ssl_context=context, use_ssl=use_ssl)
+            case _:
+                return SASLScram512(self.sasl_username, password, ssl_context=context, use_ssl=use_ssl)
+
+    def admin_client_kwargs(self) -> dict[str, object]:
+        kwargs: dict[str, object] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+            "request_timeout_ms": self.request_timeout_ms,
+        }
+        if self.uses_tls:
+            kwargs["ssl_context"] = self.ssl_context()
+        if self.security_protocol.startswith("SASL"):
+            assert self.sasl_password is not None
+            kwargs["sasl_mechanism"] = self.sasl_mechanism
+            kwargs["sasl_plain_username"] = self.sasl_username
+            kwargs["sasl_plain_password"] = self.sasl_password.get_secret_value()
+        return kwargs
+
+
+def make_broker(settings: KafkaSettings, client_id: str, logger: logging.Logger) -> KafkaBroker:
+    """A FastStream broker whose producer waits for every in-sync replica (``acks=all``)
+    and is idempotent, so a retried publish never writes a record twice."""
+    return KafkaBroker(
+        settings.bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        request_timeout_ms=settings.request_timeout_ms,
+        linger_ms=5,
+        security=settings.security(),
+        logger=logger,
+        # Per-message "received/processed" lines would drown the structured logs.
+        log_level=logging.DEBUG,
+    )
+
+
+async def ensure_topics(
+    kafka: KafkaSettings,
+    topics: TopicSettings,
+    names: list[str] | None = None,
+) -> list[str]:
+    """Create the pipeline's topics that do not exist yet; returns the ones created."""
+    wanted = names if names is not None else list(topics.all_topics().values())
+    compacted = topics.compacted()
+    admin = AIOKafkaAdminClient(**kafka.admin_client_kwargs())
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = [
+            NewTopic(
+                name=name,
+                num_partitions=topics.partitions,
+                replication_factor=topics.replication_factor,
+                topic_configs={"cleanup.policy": "compact"} if name in compacted else {},
+            )
+            for name in wanted
+            if name not in existing
+        ]
+        if new:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another replica was first
+                await admin.create_topics(new)
+        return [topic.name for topic in new]
+    finally:
+        await admin.close()

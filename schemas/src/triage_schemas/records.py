@@ -1,0 +1,214 @@
+"""Pydantic models for every record on every topic.
+
+Every record is one UTF-8 JSON object with a ``record_type`` and a ``schema_version``;
+timestamps are timezone-aware and normalised to UTC. Each stage adds its own section
+to the record it received, so a routed record still holds the whole message.
+Unknown fields are ignored rather than rejected, so a consumer keeps working while a
+newer producer adds fields.
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+)
+
+from triage_schemas.enums import (
+    AlertKind,
+    Channel,
+    ConversationEventType,
+    Direction,
+    IssueType,
+    Lane,
+    PiiKind,
+    Platform,
+    Priority,
+    ReplyMode,
+    SentimentLabel,
+    Severity,
+    Tier,
+)
+
+SCHEMA_VERSION = 1
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+"""A timestamp that must carry a zone offset; stored and written in UTC."""
+
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="ignore", use_enum_values=False)
+
+    schema_version: int = Field(default=SCHEMA_VERSION, ge=1)
+
+    def to_json_bytes(self) -> bytes:
+        return self.model_dump_json().encode("utf-8")
+
+
+class RawEnvelope(Record):
+    """What a platform connector or the webhook receiver puts on ``social.raw``."""
+
+    record_type: Literal["raw_envelope"] = "raw_envelope"
+    platform: Platform
+    received_at: UtcDatetime
+    payload: dict[str, Any] = Field(description="the platform's JSON exactly as received")
+    source: str | None = Field(default=None, description="which connector or gateway sent it")
+    account_id: str | None = Field(default=None, description="the brand account it was delivered to")
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class Author(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: NonEmptyStr
+    handle: str | None = None
+    followers: int | None = Field(default=None, ge=0)
+
+
+class MessageFields(Record):
+    """The normalised message; every later stage carries these fields unchanged."""
+
+    message_id: NonEmptyStr = Field(description="platform plus the platform's own id, stable across retries")
+    conversation_id: NonEmptyStr
+    platform: Platform
+    channel: Channel
+    direction: Direction
+    account_id: str | None = None
+    author: Author
+    text: str
+    created_at: UtcDatetime
+    received_at: UtcDatetime
+    reply_to: str | None = None
+    permalink: str | None = None
+    pii: list[PiiKind] = Field(default_factory=list, description="kinds of personal data found in the text")
+
+
+class SocialMessage(MessageFields):
+    record_type: Literal["message"] = "message"
+
+
+class Sentiment(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    label: SentimentLabel
+    score: float = Field(ge=0.0, le=1.0, description="probability of the label")
+
+
+class Classification(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    issue_type: IssueType
+    lane: Lane
+    priority: Priority
+    confidence: float = Field(ge=0.0, le=1.0)
+    needs_review: bool
+    sentiment: Sentiment
+    scores: dict[IssueType, float] = Field(description="every issue type's probability")
+    reasons: list[str] = Field(default_factory=list, description="guardrails that fired")
+    model_version: NonEmptyStr
+
+
+class ClassifiedMessage(MessageFields):
+    record_type: Literal["classified"] = "classified"
+    classification: Classification
+
+
+class Routing(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    team: NonEmptyStr
+    owner: NonEmptyStr
+    tier: Tier
+    reply_mode: ReplyMode
+    first_response_target_seconds: int | None = Field(default=None, ge=0)
+    first_response_due_at: UtcDatetime | None = Field(description="null when no SLA clock runs (spam)")
+    template_id: str | None = None
+    policy_version: NonEmptyStr
+    reasons: list[str] = Field(default_factory=list)
+
+
+class RoutedMessage(MessageFields):
+    record_type: Literal["routed"] = "routed"
+    classification: Classification
+    routing: Routing
+
+
+class ConversationEvent(Record):
+    record_type: Literal["conversation_event"] = "conversation_event"
+    event_id: NonEmptyStr
+    conversation_id: NonEmptyStr
+    type: ConversationEventType
+    at: UtcDatetime
+    actor: str | None = None
+    platform: Platform | None = None
+    message_id: str | None = Field(default=None, description="the brand message that caused it, when one did")
+
+
+class SlaAlert(Record):
+    record_type: Literal["sla_alert"] = "sla_alert"
+    alert_id: NonEmptyStr
+    conversation_id: NonEmptyStr
+    kind: AlertKind
+    severity: Severity
+    lane: Lane
+    priority: Priority
+    issue_type: IssueType
+    platform: Platform | None = None
+    owner: NonEmptyStr
+    tier: Tier
+    target_seconds: int = Field(ge=0)
+    due_at: UtcDatetime
+    elapsed_seconds: float = Field(ge=0)
+    at: UtcDatetime
+
+
+class DeadLetter(Record):
+    record_type: Literal["dead_letter"] = "dead_letter"
+    stage: NonEmptyStr
+    error: NonEmptyStr = Field(description="a reason a person can act on")
+    original: str = Field(description="the bytes as received, as text or base64 (see original_encoding)")
+    original_encoding: Literal["utf-8", "base64"] = "utf-8"
+    headers: dict[str, str] = Field(default_factory=dict)
+    source_topic: str | None = None
+    source_partition: int | None = None
+    source_offset: int | None = None
+    at: UtcDatetime
+
+
+AnyRecord = Annotated[
+    RawEnvelope | SocialMessage | ClassifiedMessage | RoutedMessage | ConversationEvent | SlaAlert | DeadLetter,
+    Field(discriminator="record_type"),
+]
+
+_any_record: TypeAdapter[AnyRecord] = TypeAdapter(AnyRecord)
+
+RECORD_MODELS: dict[str, type[Record]] = {
+    "raw_envelope": RawEnvelope,
+    "message": SocialMessage,
+    "classified": ClassifiedMessage,
+    "routed": RoutedMessage,
+    "conversation_event": ConversationEvent,
+    "sla_alert": SlaAlert,
+    "dead_letter": DeadLetter,
+}
+
+
+def parse_record(data: str | bytes) -> AnyRecord:
+    """Parse one JSON record of any type, chosen by its ``record_type``."""
+    return _any_record.validate_json(data)

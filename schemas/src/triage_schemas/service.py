@@ -1,0 +1,111 @@
+"""Running a service: the Kafka broker plus one HTTP port for metrics and probes.
+
+Every service serves ``/metrics`` (Prometheus), ``/healthz`` (the process is alive)
+and ``/readyz`` (connected to Kafka and ready to work) on its ``http_port``; a service
+may add routes (the ingest webhooks, the SLA monitor's ``/wait-times``). SIGTERM or
+SIGINT stops the HTTP server, then the broker: consumers stop, the records in hand
+are finished and committed, and the process exits 0.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import uvicorn
+from faststream.kafka import KafkaBroker
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from triage_schemas.logs import log_event
+from triage_schemas.settings import ServiceSettings
+
+Hook = Callable[[], Awaitable[None]]
+ReadyCheck = Callable[[], Awaitable[bool]]
+
+
+async def _metrics(_: Request) -> Response:
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+@dataclass
+class ServiceRuntime:
+    name: str
+    settings: ServiceSettings
+    broker: KafkaBroker
+    logger: logging.Logger
+    routes: Sequence[BaseRoute] = ()
+    on_startup: Sequence[Hook] = ()
+    on_shutdown: Sequence[Hook] = ()
+    ready_checks: Sequence[ReadyCheck] = ()
+    _started: bool = field(default=False, init=False)
+
+    async def _ready(self, _: Request) -> Response:
+        if not self._started:
+            return JSONResponse({"ready": False, "reason": "starting"}, status_code=503)
+        if not await self.broker.ping(timeout=3.0):
+            return JSONResponse({"ready": False, "reason": "kafka unreachable"}, status_code=503)
+        for check in self.ready_checks:
+            if not await check():
+                return JSONResponse({"ready": False, "reason": check.__name__}, status_code=503)
+        return JSONResponse({"ready": True})
+
+    async def _healthy(self, _: Request) -> Response:
+        return JSONResponse({"alive": True, "service": self.name})
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _: Starlette) -> AsyncIterator[None]:
+        kafka = self.settings.kafka
+        try:
+            await self.broker.start()
+        except Exception as error:
+            log_event(
+                self.logger,
+                "kafka_unreachable",
+                logging.ERROR,
+                bootstrap_servers=kafka.bootstrap_servers,
+                security_protocol=kafka.security_protocol,
+                error=f"{type(error).__name__}: {error}",
+            )
+            raise
+        for hook in self.on_startup:
+            await hook()
+        self._started = True
+        log_event(self.logger, "started", http_port=self.settings.http_port, bootstrap_servers=kafka.bootstrap_servers)
+        try:
+            yield
+        finally:
+            self._started = False
+            log_event(self.logger, "stopping")
+            await asyncio.wait_for(self.broker.stop(), timeout=self.settings.shutdown_timeout_seconds)
+            for hook in self.on_shutdown:
+                await hook()
+            log_event(self.logger, "stopped")
+
+    def asgi_app(self) -> Starlette:
+        routes: list[BaseRoute] = [
+            Route("/healthz", self._healthy),
+            Route("/readyz", self._ready),
+            Route("/metrics", _metrics),
+            *self.routes,
+        ]
+        return Starlette(routes=routes, lifespan=self._lifespan)
+
+    def run(self) -> int:
+        """Serve until SIGTERM/SIGINT; returns the process exit code."""
+        config = uvicorn.Config(
+            self.asgi_app(),
+            host=self.settings.http_host,
+            port=self.settings.http_port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=int(self.settings.shutdown_timeout_seconds),
+        )
+        server = uvicorn.Server(config)
+        server.run()
+        return 0 if server.started else 1

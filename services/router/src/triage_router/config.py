@@ -1,0 +1,13 @@
+"""Settings of the router service (env ``TRIAGE_ROUTER_<FIELD>``)."""
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from triage_schemas.settings import ServiceSettings
+
+
+class RouterSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_ROUTER_", extra="ignore")
+
+    consumer_group: str = Field(default="triage-router", description="Kafka consumer group")
+    http_port: int = Field(default=8003, ge=0, le=65535, description="port for /metrics, /healthz, /readyz")

@@ -1,0 +1,1 @@
+"""social-triage sla-monitor service."""
