@@ -8,6 +8,11 @@ SERVICES := ingest classifier router sla-monitor
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := .run/.system-packages
 PYTEST_ARGS ?=
+# Each service may add its own targets (train, bench-*, ...) in services/<service>/service.mk
+# and append to TEST_PREREQS what `make test` must build first.
+TEST_PREREQS :=
+BENCHES :=
+-include $(wildcard services/*/service.mk deploy/*.mk)
 
 .PHONY: help venv system-deps kafka-up kafka-down kafka-logs kafka-status topics schemas \
         lint typecheck test test-unit bench clean
@@ -59,8 +64,10 @@ lint: venv ## ruff
 typecheck: venv ## mypy, strict
 	$(BIN)/mypy schemas/src $(foreach s,$(SERVICES),services/$(s)/src) tests
 
-test: venv system-deps kafka-up lint typecheck ## everything CI runs: lint, types, all tests on a real broker
+test: venv system-deps kafka-up $(TEST_PREREQS) lint typecheck ## everything CI runs: lint, types, all tests on a real broker
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(BENCHES) ## every benchmark; each prints its figures
 
 test-unit: venv ## tests that need no broker
 	$(BIN)/pytest -m "not kafka" $(PYTEST_ARGS)
