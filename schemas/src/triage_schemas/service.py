@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from types import FrameType
 
 import uvicorn
 from faststream.kafka import KafkaBroker
@@ -26,6 +27,23 @@ from triage_schemas.settings import ServiceSettings
 
 Hook = Callable[[], Awaitable[None]]
 ReadyCheck = Callable[[], Awaitable[bool]]
+
+
+class _Server(uvicorn.Server):
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        # uvicorn re-raises the signal after a graceful shutdown, which turns an
+        # orderly SIGTERM into exit status -15; a requested stop is a clean exit.
+        self._captured_signals.clear()
+
+
+def _connection_hint(security_protocol: str) -> str:
+    hint = "check TRIAGE_KAFKA_BOOTSTRAP_SERVERS and that the brokers are up"
+    if security_protocol.startswith("SASL"):
+        hint += "; the aiokafka line above says whether TRIAGE_KAFKA_SASL_* credentials were refused"
+    if security_protocol.endswith("SSL"):
+        hint += "; check TRIAGE_KAFKA_SSL_CAFILE matches the brokers' certificates"
+    return hint
 
 
 async def _metrics(_: Request) -> Response:
@@ -70,6 +88,7 @@ class ServiceRuntime:
                 bootstrap_servers=kafka.bootstrap_servers,
                 security_protocol=kafka.security_protocol,
                 error=f"{type(error).__name__}: {error}",
+                hint=_connection_hint(kafka.security_protocol),
             )
             raise
         for hook in self.on_startup:
@@ -106,6 +125,6 @@ class ServiceRuntime:
             lifespan="on",
             timeout_graceful_shutdown=int(self.settings.shutdown_timeout_seconds),
         )
-        server = uvicorn.Server(config)
+        server = _Server(config)
         server.run()
         return 0 if server.started else 1
