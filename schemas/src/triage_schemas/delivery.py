@@ -19,16 +19,21 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from triage_schemas.logs import log_event
 from triage_schemas.records import DeadLetter, Record, utcnow
 
 RECORDS_IN = Counter("triage_stage_records_in_total", "Records consumed by a stage", ["stage"])
 RECORDS_OUT = Counter("triage_stage_records_out_total", "Records published by a stage", ["stage", "topic"])
+CONSUMER_LAG = Gauge(
+    "triage_consumer_lag_records",
+    "Records on a partition not yet consumed by the stage (high watermark minus next offset)",
+    ["stage", "topic", "partition"],
+)
 DEAD_LETTERS = Counter("triage_stage_dead_letters_total", "Records a stage sent to the dead-letter topic", ["stage"])
 
 
@@ -176,6 +181,17 @@ def _dlq_key(inbound: Inbound) -> str:
     return f"{inbound.topic}-{inbound.partition}-{inbound.offset}"
 
 
+def record_lag(stage: str, consumer: Any, records: Sequence["ConsumerRecord[Any, Any]"]) -> None:
+    """Export how far behind the stage is on each partition it just read from."""
+    next_offsets: dict[tuple[str, int], int] = {}
+    for record in records:
+        next_offsets[(record.topic, record.partition)] = record.offset + 1
+    for (topic, partition), next_offset in next_offsets.items():
+        highwater = consumer.highwater(TopicPartition(topic, partition)) if hasattr(consumer, "highwater") else None
+        if highwater is not None:
+            CONSUMER_LAG.labels(stage, topic, str(partition)).set(max(0, highwater - next_offset))
+
+
 def _raw_bytes(message: Any) -> Any:
     # Hand the handler the undecoded message: decoding is the stage's job, so
     # malformed JSON becomes a dead letter rather than a framework error.
@@ -206,6 +222,7 @@ def subscribe(
         await stage.handle(inbound, process)
         if extra is not None:
             await extra(inbound)
+        record_lag(stage.name, message.consumer, records)
 
     options: dict[str, Any] = {
         "group_id": group_id,
