@@ -32,10 +32,10 @@ system-deps: $(SYSTEM_STAMP) ## Debian packages the tests use (prometheus, promt
 
 $(SYSTEM_STAMP):
 	@mkdir -p .run
-	@missing=""; for cmd in prometheus promtool prometheus-alertmanager kcat; do command -v $$cmd >/dev/null || missing=1; done; \
+	@missing=""; for cmd in prometheus promtool prometheus-alertmanager kcat docker-compose; do command -v $$cmd >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager kcat >/dev/null; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager kcat docker-compose >/dev/null; \
 	fi
 	@touch $@
 
@@ -62,7 +62,7 @@ lint: venv ## ruff
 	$(BIN)/ruff format --check .
 
 typecheck: venv ## mypy, strict
-	$(BIN)/mypy schemas/src $(foreach s,$(SERVICES),services/$(s)/src) tests
+	$(BIN)/mypy schemas/src $(foreach s,$(SERVICES),services/$(s)/src) tests deploy/checks
 
 test: venv system-deps kafka-up $(TEST_PREREQS) lint typecheck ## everything CI runs: lint, types, all tests on a real broker
 	$(BIN)/pytest $(PYTEST_ARGS)

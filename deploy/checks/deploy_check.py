@@ -1,0 +1,218 @@
+"""``make deploy-check``: offline checks of everything under deploy/, with real tools.
+
+* every Kustomize overlay builds with ``kubectl kustomize``;
+* every rendered manifest validates against the Kubernetes schemas
+  (kubernetes-validate, strict) or, for custom resources, the CRD's own
+  openAPIV3Schema kept in deploy/k8s/crd-schemas/ (Strimzi, KEDA, Prometheus Operator);
+* every Deployment meets the pod-security baseline the platform expects (non-root,
+  read-only root filesystem, no privilege escalation, all capabilities dropped,
+  resources, probes on the health endpoints);
+* the alert rules pass ``promtool check rules`` and ``promtool test rules``, and the
+  PrometheusRule in the base is generated from deploy/monitoring/triage-alerts.rules.yaml;
+* the routing policy shipped in the ConfigMap passes ``triage-router check-policy``;
+* the compose file parses (``docker-compose config``), and each image's Dockerfile is
+  multi-stage and runs as a non-root user.
+"""
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import yaml
+
+DEPLOY = Path(__file__).resolve().parent.parent
+K8S = DEPLOY / "k8s"
+OVERLAYS = ("dev", "prod")
+KUBERNETES_VERSION = "1.33.0"
+SERVICES = ("ingest", "classifier", "router", "sla-monitor")
+RULES_SOURCE = DEPLOY / "monitoring" / "triage-alerts.rules.yaml"
+RULE_TESTS = DEPLOY / "monitoring" / "tests"
+PROMETHEUS_RULE = K8S / "base" / "prometheus-rule.yaml"
+
+
+def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
+
+
+def render(overlay: Path) -> list[dict[str, Any]]:
+    built = run(["kubectl", "kustomize", str(overlay)])
+    if built.returncode != 0:
+        raise RuntimeError(f"kubectl kustomize {overlay} failed: {built.stderr.strip()}")
+    return [doc for doc in yaml.safe_load_all(built.stdout) if doc]
+
+
+def crd_schemas() -> dict[str, dict[str, Any]]:
+    index = json.loads((K8S / "crd-schemas" / "index.json").read_text())
+    return {key: json.loads((K8S / "crd-schemas" / entry["file"]).read_text()) for key, entry in index.items()}
+
+
+def describe(doc: dict[str, Any]) -> str:
+    return f"{doc.get('kind', '?')}/{doc.get('metadata', {}).get('name', '?')}"
+
+
+def validate_manifest(doc: dict[str, Any], crds: dict[str, dict[str, Any]]) -> list[str]:
+    """Schema errors of one manifest, as readable lines."""
+    api_version, kind = doc.get("apiVersion", ""), doc.get("kind", "")
+    key = f"{api_version}/{kind}"
+    if key in crds:
+        validator = jsonschema.Draft7Validator(crds[key])
+        errors = [
+            f"{describe(doc)}: {'.'.join(str(p) for p in error.absolute_path) or '(root)'}: {error.message}"
+            for error in validator.iter_errors(doc)
+        ]
+        if not doc.get("metadata", {}).get("name"):
+            errors.append(f"{describe(doc)}: metadata.name is required")
+        return errors
+    if "." in api_version.split("/")[0] and not api_version.split("/")[0].endswith(".k8s.io"):
+        return [f"{describe(doc)}: no schema for custom resource {key} in deploy/k8s/crd-schemas/"]
+    try:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        path = ".".join(str(p) for p in error.path) or "(root)"
+        return [f"{describe(doc)}: {path}: {error.message}"]
+    except (kubernetes_validate.SchemaNotFoundError, kubernetes_validate.InvalidSchemaError) as error:
+        return [f"{describe(doc)}: {error}"]
+    return []
+
+
+def check_pod_security(doc: dict[str, Any]) -> list[str]:
+    """The baseline every Deployment of the pipeline must meet."""
+    if doc.get("kind") != "Deployment":
+        return []
+    problems: list[str] = []
+    pod = doc["spec"]["template"]["spec"]
+    if not pod.get("securityContext", {}).get("runAsNonRoot"):
+        problems.append("pod securityContext.runAsNonRoot must be true")
+    for container in pod.get("containers", []):
+        name = container.get("name")
+        context = container.get("securityContext", {})
+        expected = {
+            "runAsNonRoot": True,
+            "readOnlyRootFilesystem": True,
+            "allowPrivilegeEscalation": False,
+        }
+        for field, value in expected.items():
+            if context.get(field) is not value:
+                problems.append(f"container {name}: securityContext.{field} must be {str(value).lower()}")
+        if "ALL" not in context.get("capabilities", {}).get("drop", []):
+            problems.append(f"container {name}: capabilities must drop ALL")
+        resources = container.get("resources", {})
+        for section in ("requests", "limits"):
+            if not {"cpu", "memory"} <= set(resources.get(section, {})):
+                problems.append(f"container {name}: resources.{section} needs cpu and memory")
+        for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+            if (container.get(probe) or {}).get("httpGet", {}).get("path") != path:
+                problems.append(f"container {name}: {probe} must GET {path}")
+    return [f"{describe(doc)}: {problem}" for problem in problems]
+
+
+def rendered_prometheus_rule() -> str:
+    """The PrometheusRule resource, generated from the plain rules file."""
+    groups = yaml.safe_load(RULES_SOURCE.read_text())["groups"]
+    resource = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": "social-triage", "labels": {"release": "prometheus"}},
+        "spec": {"groups": groups},
+    }
+    header = f"# Generated from deploy/monitoring/{RULES_SOURCE.name} by `make deploy-rules`; do not edit.\n"
+    return header + yaml.safe_dump(resource, sort_keys=False, width=200)
+
+
+def check_rules() -> list[str]:
+    problems = []
+    if not PROMETHEUS_RULE.exists() or PROMETHEUS_RULE.read_text() != rendered_prometheus_rule():
+        problems.append(f"{PROMETHEUS_RULE.relative_to(DEPLOY.parent)} is stale: run `make deploy-rules`")
+    checked = run(["promtool", "check", "rules", str(RULES_SOURCE)])
+    if checked.returncode != 0:
+        problems.append(f"promtool check rules: {checked.stdout.strip()} {checked.stderr.strip()}")
+    tests = sorted(RULE_TESTS.glob("*.yaml"))
+    if not tests:
+        problems.append("no promtool rule tests under deploy/monitoring/tests/")
+    for test in tests:
+        tested = run(["promtool", "test", "rules", test.name], cwd=test.parent)
+        if tested.returncode != 0:
+            problems.append(f"promtool test rules {test.name}:\n{tested.stdout.strip()}\n{tested.stderr.strip()}")
+    return problems
+
+
+def check_policy(docs: Iterable[dict[str, Any]]) -> list[str]:
+    router = shutil.which("triage-router") or str(Path(sys.executable).parent / "triage-router")
+    problems = []
+    for doc in docs:
+        if doc.get("kind") == "ConfigMap" and doc["metadata"]["name"].startswith("triage-routing-policy"):
+            with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
+                handle.write(doc["data"]["policy.yaml"])
+            checked = run([router, "check-policy", handle.name])
+            Path(handle.name).unlink()
+            if checked.returncode != 0:
+                problems.append(f"routing policy ConfigMap: {checked.stdout.strip()} {checked.stderr.strip()}")
+    return problems
+
+
+def check_compose() -> list[str]:
+    parsed = run(["docker-compose", "-f", str(DEPLOY / "compose.yaml"), "config", "-q"])
+    if parsed.returncode != 0:
+        return [f"deploy/compose.yaml: {parsed.stderr.strip()}"]
+    return []
+
+
+def check_dockerfile(path: Path) -> list[str]:
+    lines = [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    stages = [i for i, line in enumerate(lines) if line.upper().startswith("FROM ")]
+    problems = []
+    if len(stages) < 2:
+        problems.append("must be multi-stage")
+    final = lines[stages[-1] :] if stages else lines
+    if not stages or "-slim" not in final[0]:
+        problems.append("the final stage must start from a slim Python base")
+    users = [line.split()[1] for line in final if line.upper().startswith("USER ")]
+    if not users or users[-1].split(":")[0] in ("root", "0"):
+        problems.append("the final stage must switch to a non-root USER")
+    if any(tool in line for line in final for tool in ("build-essential", "gcc", "g++", "apt-get install")):
+        problems.append("the final stage must not install build tools")
+    return [f"{path.relative_to(DEPLOY.parent)}: {problem}" for problem in problems]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--write-rules", action="store_true", help="regenerate the PrometheusRule from the rules file")
+    args = parser.parse_args(argv)
+    if args.write_rules:
+        PROMETHEUS_RULE.write_text(rendered_prometheus_rule())
+        return 0
+
+    problems: list[str] = []
+    crds = crd_schemas()
+    for name in OVERLAYS:
+        try:
+            docs = render(K8S / "overlays" / name)
+        except RuntimeError as error:
+            problems.append(str(error))
+            continue
+        kinds = sorted({doc["kind"] for doc in docs})
+        print(f"overlay {name}: {len(docs)} manifests ({', '.join(kinds)})")
+        for doc in docs:
+            problems += [f"[{name}] {p}" for p in validate_manifest(doc, crds) + check_pod_security(doc)]
+        problems += [f"[{name}] {p}" for p in check_policy(docs)]
+    problems += check_rules()
+    problems += check_compose()
+    for service in SERVICES:
+        dockerfile = DEPLOY / "images" / f"{service}.Dockerfile"
+        problems += check_dockerfile(dockerfile) if dockerfile.exists() else [f"missing {dockerfile.name}"]
+    for problem in problems:
+        print(f"FAIL {problem}")
+    print("deploy-check: " + ("ok" if not problems else f"{len(problems)} problem(s)"))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+# triage-sla-monitor image. Build from the repository root:
+#   docker build -f deploy/images/sla-monitor.Dockerfile -t social-triage/sla-monitor .
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY schemas/ schemas/
+COPY services/sla-monitor/ services/sla-monitor/
+RUN python -m pip wheel --no-cache-dir --wheel-dir /wheels ./schemas ./services/sla-monitor
+
+FROM python:3.11-slim
+RUN groupadd --system --gid 10001 triage \
+ && useradd --system --uid 10001 --gid triage --no-create-home --shell /usr/sbin/nologin triage
+COPY --from=build /wheels /wheels
+RUN python -m pip install --no-cache-dir --no-index --find-links /wheels triage-sla-monitor \
+ && rm -rf /wheels
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 TRIAGE_SLA_MONITOR_HTTP_HOST=0.0.0.0
+USER 10001:10001
+EXPOSE 8004
+ENTRYPOINT ["triage-sla-monitor"]
+CMD ["serve"]
