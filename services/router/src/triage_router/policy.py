@@ -1,0 +1,159 @@
+"""The routing policy: one YAML file a care lead edits, validated before use.
+
+Everything the router decides comes from here (teams, specialist owners, reply
+modes, templates, escalation triggers, SLA targets), so changing a decision means
+editing the file, never the code. ``sla:`` is the shared ``SlaPolicy`` because the
+SLA monitor's replay reads the same file.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from triage_schemas.enums import Channel, IssueType, Lane, Priority, ReplyMode, Tier
+from triage_schemas.policy import SlaPolicy
+
+DEFAULT_POLICY = Path(__file__).parent / "policies" / "default.yaml"
+DEMO_POLICY = Path(__file__).parent / "policies" / "demo.yaml"
+
+
+class PolicyError(Exception):
+    """A policy that cannot be used; ``errors`` holds one ``path: problem`` line each."""
+
+    def __init__(self, source: str, errors: list[str]) -> None:
+        super().__init__(f"{source}: invalid routing policy\n" + "\n".join(f"  {e}" for e in errors))
+        self.source = source
+        self.errors = errors
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Team(Strict):
+    members: list[str] = Field(default_factory=list, description="owners that belong to the team")
+
+
+class LaneRule(Strict):
+    team: str
+
+
+class IssueTypeRule(Strict):
+    specialist: str | None = Field(default=None, description="specialist owner; null = the lane's team")
+    reply_mode: ReplyMode
+    template: str | None = None
+    internal_alert: bool = False
+    escalate: bool = Field(default=True, description="false = triggers never fire (spam)")
+
+
+class Conditions(Strict):
+    """Every condition given must hold; a list matches any of its items."""
+
+    lanes: list[Lane] | None = None
+    priorities: list[Priority] | None = None
+    issue_types: list[IssueType] | None = None
+    channels: list[Channel] | None = None
+    min_followers: int | None = Field(default=None, ge=0)
+    large_audience: bool | None = Field(default=None, description="author has at least large_audience_followers")
+    signals: list[str] | None = Field(default=None, description="classifier reasons or PII kinds, any of them")
+    keywords: list[str] | None = Field(default=None, description="words or phrases, any language; 'word*' = prefix")
+
+
+class Trigger(Strict):
+    id: str = Field(min_length=1)
+    tier: Tier
+    when: Conditions
+    owner: str | None = Field(default=None, description="who takes it; null keeps the owner")
+    reason: str | None = None
+
+
+class RoutingPolicy(Strict):
+    version: str = Field(min_length=1)
+    lanes: dict[Lane, LaneRule]
+    teams: dict[str, Team]
+    issue_types: dict[IssueType, IssueTypeRule]
+    templates: dict[str, str] = Field(default_factory=dict, description="template id -> what it is for")
+    triggers: list[Trigger] = Field(default_factory=list)
+    large_audience_followers: int = Field(default=100_000, ge=0)
+    public_channels: list[Channel] = Field(default_factory=lambda: [Channel.PUBLIC_COMMENT, Channel.MENTION])
+    pii_in_public_switches_to_dm: bool = True
+    keyword_scan_chars: int = Field(default=20_000, ge=1, description="only this much text is scanned")
+    sla: SlaPolicy
+
+    def team_of(self, owner: str) -> str:
+        for name, team in self.teams.items():
+            if owner == name or owner in team.members:
+                return name
+        raise KeyError(owner)
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def _cross_checks(policy: RoutingPolicy) -> list[str]:
+    """What pydantic cannot see: references between sections."""
+    errors: list[str] = []
+    known = set(policy.teams) | {m for team in policy.teams.values() for m in team.members}
+    for lane in Lane:
+        if lane not in policy.lanes:
+            errors.append(f"lanes.{lane}: missing; every lane needs a team")
+        elif policy.lanes[lane].team not in policy.teams:
+            errors.append(f"lanes.{lane}.team: '{policy.lanes[lane].team}' is not a team defined under teams")
+    for issue_type in IssueType:
+        rule = policy.issue_types.get(issue_type)
+        if rule is None:
+            errors.append(f"issue_types.{issue_type}: missing; every issue type needs a reply mode")
+            continue
+        if rule.specialist is not None and rule.specialist not in known:
+            errors.append(f"issue_types.{issue_type}.specialist: '{rule.specialist}' is not defined by any team")
+        if rule.template is not None and rule.template not in policy.templates:
+            errors.append(f"issue_types.{issue_type}.template: '{rule.template}' is not under templates")
+    seen: set[str] = set()
+    for index, trigger in enumerate(policy.triggers):
+        if trigger.id in seen:
+            errors.append(f"triggers.{index}.id: '{trigger.id}' is used twice")
+        seen.add(trigger.id)
+        if trigger.owner is not None and trigger.owner not in known:
+            errors.append(f"triggers.{index}.owner: '{trigger.owner}' is not defined by any team")
+        if trigger.when == Conditions():
+            errors.append(f"triggers.{index}.when: no condition; it would fire on every message")
+        for k, word in enumerate(trigger.when.keywords or []):
+            if not word.strip("* "):
+                errors.append(f"triggers.{index}.when.keywords.{k}: empty keyword")
+        for k, signal in enumerate(trigger.when.signals or []):
+            if not signal.strip():
+                errors.append(f"triggers.{index}.when.signals.{k}: empty signal")
+    return errors
+
+
+def parse_policy(data: Any, source: str = "policy") -> RoutingPolicy:
+    """Validate parsed YAML; raises PolicyError listing every problem with its path."""
+    if not isinstance(data, dict):
+        raise PolicyError(source, ["(top level): expected a mapping of sections (version, lanes, teams, ...)"])
+    try:
+        policy = RoutingPolicy.model_validate(data)
+    except ValidationError as error:
+        raise PolicyError(source, [f"{_path(e['loc'])}: {e['msg']}" for e in error.errors()]) from None
+    errors = _cross_checks(policy)
+    if errors:
+        raise PolicyError(source, errors)
+    return policy
+
+
+def load_policy(path: Path | str) -> RoutingPolicy:
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise PolicyError(source, [f"(file): cannot read: {error}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise PolicyError(source, [f"(yaml): {error}"]) from None
+    return parse_policy(data, source)
+
+
+__all__ = ["DEFAULT_POLICY", "DEMO_POLICY", "PolicyError", "RoutingPolicy", "load_policy", "parse_policy"]

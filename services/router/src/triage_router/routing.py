@@ -1,0 +1,177 @@
+"""The router's decisions: owner, tier, reply mode, deadline and template.
+
+Pure functions of a classified message and a policy, so a care lead's policy change
+can be replayed on past traffic offline with exactly the service's behaviour.
+"""
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
+
+from triage_router.policy import Conditions, RoutingPolicy, Trigger
+from triage_schemas.enums import Channel, Direction, ReplyMode, Tier
+from triage_schemas.records import ClassifiedMessage, RoutedMessage, Routing
+
+_WORD = re.compile(r"\w+")
+
+
+def fold(text: str) -> str:
+    """Lower-case without accents, so 'Sécurité' and 'seguridad' match as typed in the policy."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(fold(text))
+
+
+@lru_cache(maxsize=4096)
+def _keyword_tokens(keyword: str) -> tuple[tuple[str, ...], bool]:
+    prefix = keyword.rstrip().endswith("*")
+    return tuple(words(keyword.replace("*", " "))), prefix
+
+
+def find_keyword(tokens: Sequence[str], keywords: Sequence[str]) -> str | None:
+    """The first keyword (a word or phrase, 'refund*' = prefix) found in ``tokens``."""
+    for keyword in keywords:
+        phrase, prefix = _keyword_tokens(keyword)
+        if not phrase:
+            continue
+        n = len(phrase)
+        for start in range(len(tokens) - n + 1):
+            window = tokens[start : start + n]
+            if list(window[:-1]) == list(phrase[:-1]) and (
+                window[-1].startswith(phrase[-1]) if prefix else window[-1] == phrase[-1]
+            ):
+                return keyword
+    return None
+
+
+@dataclass(frozen=True)
+class Match:
+    trigger: Trigger
+    because: str
+
+
+def matches(conditions: Conditions, message: ClassifiedMessage, tokens: Sequence[str], policy: RoutingPolicy) -> str | None:
+    """Why every condition holds, or None when one does not."""
+    c = message.classification
+    because: list[str] = []
+    if conditions.lanes is not None and c.lane not in conditions.lanes:
+        return None
+    if conditions.priorities is not None and c.priority not in conditions.priorities:
+        return None
+    if conditions.issue_types is not None and c.issue_type not in conditions.issue_types:
+        return None
+    if conditions.channels is not None and message.channel not in conditions.channels:
+        return None
+    followers = message.author.followers or 0
+    if conditions.min_followers is not None:
+        if followers < conditions.min_followers:
+            return None
+        because.append(f"{followers} followers")
+    if conditions.large_audience is not None:
+        large = message.author.followers is not None and followers >= policy.large_audience_followers
+        if large != conditions.large_audience:
+            return None
+        if large:
+            because.append(f"{followers} followers >= {policy.large_audience_followers}")
+    if conditions.signals is not None:
+        present = set(c.reasons) | {str(kind) for kind in message.pii}
+        found = [s for s in conditions.signals if s in present]
+        if not found:
+            return None
+        because.append(f"signal '{found[0]}'")
+    if conditions.keywords is not None:
+        keyword = find_keyword(tokens, conditions.keywords)
+        if keyword is None:
+            return None
+        because.append(f"keyword '{keyword}'")
+    scope = [str(c.lane), str(c.priority), str(c.issue_type), str(message.channel)]
+    return ", ".join(because) if because else "/".join(scope)
+
+
+def fired_triggers(message: ClassifiedMessage, policy: RoutingPolicy) -> list[Match]:
+    tokens = words(message.text[: policy.keyword_scan_chars])
+    fired: list[Match] = []
+    for trigger in policy.triggers:
+        because = matches(trigger.when, message, tokens, policy)
+        if because is not None:
+            fired.append(Match(trigger, because))
+    return fired
+
+
+def reply_mode(message: ClassifiedMessage, policy: RoutingPolicy, reasons: list[str]) -> ReplyMode:
+    rule = policy.issue_types[message.classification.issue_type]
+    mode = rule.reply_mode
+    reasons.append(f"reply mode: {mode} for {message.classification.issue_type}")
+    if message.channel == Channel.DIRECT_MESSAGE and mode != ReplyMode.DM and mode != ReplyMode.HIDE:
+        # A private message can only be answered privately.
+        reasons.append("reply mode: dm because the message came as a direct message")
+        return ReplyMode.DM
+    public = message.channel in policy.public_channels
+    if policy.pii_in_public_switches_to_dm and public and message.pii and mode != ReplyMode.DM:
+        kinds = ", ".join(sorted(str(k) for k in message.pii))
+        reasons.append(f"reply mode: dm because personal data ({kinds}) was posted in public")
+        return ReplyMode.DM
+    return mode
+
+
+def route(message: ClassifiedMessage, policy: RoutingPolicy) -> RoutedMessage:
+    c = message.classification
+    rule = policy.issue_types[c.issue_type]
+    reasons: list[str] = []
+    lane_team = policy.lanes[c.lane].team
+
+    owner = lane_team
+    tier = Tier.TEAM
+    if rule.specialist is not None and rule.specialist != lane_team:
+        owner = rule.specialist
+        tier = Tier.SPECIALIST
+        reasons.append(f"tier 1: {c.issue_type} has specialist owner {owner}")
+    else:
+        reasons.append(f"tier 0: {c.lane} lane team {lane_team}")
+    if rule.internal_alert:
+        reasons.append(f"internal alert: {c.issue_type} needs one alongside the reply")
+
+    if rule.escalate:
+        for match in fired_triggers(message, policy):
+            trigger = match.trigger
+            reasons.append(f"tier {int(trigger.tier)}: trigger {trigger.id} ({match.because})")
+            if trigger.tier >= tier:
+                tier = max(tier, trigger.tier)
+                if trigger.owner is not None and (trigger.tier > Tier.TEAM):
+                    owner = trigger.owner
+    else:
+        reasons.append(f"no escalation: triggers do not apply to {c.issue_type}")
+
+    mode = reply_mode(message, policy, reasons)
+
+    target: int | None = policy.sla.target_seconds(c.issue_type, c.lane, c.priority)
+    if message.direction == Direction.OUTBOUND:
+        target = None
+        reasons.append("sla: none, the brand's own message starts no clock")
+    elif target is None:
+        reasons.append(f"sla: none for {c.issue_type}")
+    else:
+        source = "target" if c.issue_type in policy.sla.targets else f"fallback {c.lane}/{c.priority}"
+        reasons.append(f"sla: first response within {target}s ({source}) of receipt")
+    due = message.received_at + timedelta(seconds=target) if target is not None else None
+
+    routing = Routing(
+        team=policy.team_of(owner),
+        owner=owner,
+        tier=tier,
+        reply_mode=mode,
+        first_response_target_seconds=target,
+        first_response_due_at=due,
+        template_id=rule.template,
+        policy_version=policy.version,
+        reasons=reasons,
+    )
+    fields = message.model_dump(exclude={"record_type"})
+    fields["routing"] = routing
+    return RoutedMessage.model_validate({**fields, "routing": routing.model_dump()})
