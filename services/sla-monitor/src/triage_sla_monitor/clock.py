@@ -15,6 +15,7 @@ Rules (``triage-spec.md``, "The SLA clock"):
 """
 
 import heapq
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -254,7 +255,9 @@ class ClockStore:
                 if kind_due is None or kind_due > now:
                     break
                 clock.alerts_sent |= bit
+                # draining to infinity (offline replay) emits each alert at its own due time
+                emitted = now if math.isfinite(now) else kind_due
                 alerts.append(
-                    Alert(cid, clock.number, KINDS[index], clock.subject, kind_due, clock.elapsed(kind_due), now)
+                    Alert(cid, clock.number, KINDS[index], clock.subject, kind_due, clock.elapsed(kind_due), emitted)
                 )
             self._schedule(clock)

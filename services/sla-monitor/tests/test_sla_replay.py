@@ -1,0 +1,81 @@
+"""The offline replay, through the real command line."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.sla_records import event, routed
+from triage_sla_monitor.cli import main
+
+POLICY = """
+version: x
+sla:
+  targets: {payment_issue: 10m, spam: null}
+  fallback: {community: {P3: 1h}}
+  alerts: {warning: 0.5, breach: 1.0, escalation: 2.0}
+"""
+
+
+def run(
+    tmp_path: Path, records: list[dict[str, Any]], capsys: pytest.CaptureFixture[str], extra: str = ""
+) -> tuple[list[dict[str, Any]], dict[str, Any], str]:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(json.dumps(r) for r in records) + "\n" + extra)
+    assert main(["replay", "--policy", str(policy), str(events)]) == 0
+    out, err = capsys.readouterr()
+    lines = [json.loads(line) for line in out.splitlines()]
+    summary = json.loads(err.strip().splitlines()[-1])["summary"]
+    return lines, summary, err
+
+
+def test_replay_reapplies_the_policy_targets_and_fractions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the routed record says 1 h, the policy under test says 10 min: the policy wins
+    alerts, summary, _ = run(tmp_path, [routed("c1", 0, target=3600)], capsys)
+    assert [(a["kind"], a["elapsed_seconds"], a["target_seconds"]) for a in alerts] == [
+        ("warning", 300.0, 600), ("breach", 600.0, 600), ("escalation", 1200.0, 600),
+    ]  # fmt: skip
+    assert summary["lanes"]["support"]["breaches"] == 1
+
+
+def test_replay_orders_inputs_by_time_and_summarises(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    records = [
+        event("c1", "agent_replied", 120),  # reply listed before the message it answers
+        routed("c1", 0),
+        routed("c2", 0),
+        event("c2", "agent_replied", 700),  # after the 10 min breach
+        routed("c3", 0, issue_type="spam", lane="community", priority="P3", target=None),
+        routed("c4", 0, issue_type="feedback", lane="community", priority="P3"),  # fallback 1 h
+        event("c4", "agent_replied", 60),
+    ]
+    alerts, summary, _ = run(tmp_path, records, capsys)
+    assert [(a["conversation_id"], a["kind"]) for a in alerts] == [("c2", "warning"), ("c2", "breach")]
+    support = summary["lanes"]["support"]
+    assert support["answered"] == 2
+    assert support["answered_within_target"] == 1
+    assert support["breaches"] == 1
+    assert support["median_first_response_seconds"] == 410.0
+    assert summary["lanes"]["community"]["answered_within_target"] == 1
+
+
+def test_bad_lines_are_reported_with_their_number_and_others_pass_through(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = {"record_type": "dead_letter", "stage": "x", "error": "y", "original": "z", "at": "2026-11-02T09:00:00Z"}
+    alerts, summary, err = run(tmp_path, [routed("c1", 0), other], capsys, extra="{not json\n")
+    assert "line 3:" in err
+    assert summary["bad_lines"] == 1
+    assert alerts[0]["record_type"] == "dead_letter"
+    assert len(alerts) == 4
+
+
+def test_a_bad_policy_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text("sla: {alerts: {warning: 2, breach: 1, escalation: 3}}")
+    events = tmp_path / "e.jsonl"
+    events.write_text("")
+    assert main(["replay", "--policy", str(policy), str(events)]) == 2
+    assert "alert fractions must rise" in capsys.readouterr().err
