@@ -129,7 +129,9 @@ def test_keywords_do_not_fire_outside_their_lane_or_inside_other_words() -> None
 
 
 def test_spam_never_escalates_and_has_no_clock() -> None:
-    routing = route(message("spam", "crisis budget threat chargeback", author={"id": "x", "followers": 10**7}), POLICY).routing
+    routing = route(
+        message("spam", "crisis budget threat chargeback", author={"id": "x", "followers": 10**7}), POLICY
+    ).routing
     assert int(routing.tier) == 0
     assert routing.first_response_due_at is None and routing.first_response_target_seconds is None
 
@@ -148,8 +150,9 @@ def test_spam_never_escalates_and_has_no_clock() -> None:
 def test_large_audience_p1_in_public_needs_leadership(
     followers: int | None, channel: str, priority: str, tier: int
 ) -> None:
-    msg = message("account_compromise", "hacked", channel=channel, priority=priority,
-                  author={"id": "a", "followers": followers})
+    msg = message(
+        "account_compromise", "hacked", channel=channel, priority=priority, author={"id": "a", "followers": followers}
+    )
     routing = route(msg, POLICY).routing
     assert int(routing.tier) == tier
     if tier == 2:
@@ -175,9 +178,7 @@ def test_reply_mode_switches_to_dm_for_personal_data_in_public(
 
 
 def test_fallback_target_per_lane_and_priority_when_issue_type_has_none() -> None:
-    policy = POLICY.model_copy(
-        update={"sla": POLICY.sla.model_copy(update={"targets": {IssueType.SPAM: None}})}
-    )
+    policy = POLICY.model_copy(update={"sla": POLICY.sla.model_copy(update={"targets": {IssueType.SPAM: None}})})
     routing = route(message("order_shipping"), policy).routing
     expected = POLICY.sla.fallback[Lane.SUPPORT][Priority.P2]
     assert routing.first_response_target_seconds == expected

@@ -56,7 +56,9 @@ class Match:
     because: str
 
 
-def matches(conditions: Conditions, message: ClassifiedMessage, tokens: Sequence[str], policy: RoutingPolicy) -> str | None:
+def matches(
+    conditions: Conditions, message: ClassifiedMessage, tokens: Sequence[str], policy: RoutingPolicy
+) -> str | None:
     """Why every condition holds, or None when one does not."""
     c = message.classification
     because: list[str] = []

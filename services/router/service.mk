@@ -1,0 +1,5 @@
+# Router make targets (included by the root Makefile).
+.PHONY: router-check-policy
+router-check-policy:  ## validate the shipped router policies
+	$(BIN)/triage-router check-policy services/router/src/triage_router/policies/default.yaml
+	$(BIN)/triage-router check-policy services/router/src/triage_router/policies/demo.yaml
