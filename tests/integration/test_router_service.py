@@ -1,11 +1,12 @@
 """The router as a separate process on the real broker: classified in, routed out."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import ServiceFactory
-from tests.harness import KafkaHarness, json_lines
+from tests.harness import KafkaHarness, json_lines, metric_value
 
 pytestmark = pytest.mark.kafka
 
@@ -43,7 +44,7 @@ async def test_classified_messages_are_routed_with_owner_tier_mode_deadline(
     kafka: KafkaHarness, services: ServiceFactory
 ) -> None:
     topics = kafka.topics
-    await services.start("router")
+    router = await services.start("router")
     inputs = [
         classified("ig:1", "c-pay", "payment_issue", "support", "P2", "charged twice", pii=["card_number"]),
         classified("ig:2", "c-legal", "legal_regulatory", "risk", "P1", "je vais saisir la CNIL"),
@@ -66,14 +67,14 @@ async def test_classified_messages_are_routed_with_owner_tier_mode_deadline(
 
     letters = json_lines(await kafka.consume(topics.dlq, 1))
     assert letters[0]["stage"] == "router" and letters[0]["original"] == "{broken"
+    metrics = router.metrics_text()
+    assert metric_value(metrics, "triage_router_routed_total", {"lane": "risk", "tier": "2", "reply_mode": "dm"}) == 1
 
 
 async def test_a_broken_policy_stops_the_service_at_start(
-    kafka: KafkaHarness, services: ServiceFactory, tmp_path: object
+    kafka: KafkaHarness, services: ServiceFactory, tmp_path: Path
 ) -> None:
-    from pathlib import Path
-
-    bad = Path(str(tmp_path)) / "bad.yaml"
+    bad = tmp_path / "bad.yaml"
     bad.write_text("version: x\nlanes: {}\n", encoding="utf-8")
     with pytest.raises(Exception):  # noqa: B017 - the harness reports the early exit
         await services.start("router", env={"TRIAGE_ROUTER_POLICY_FILE": str(bad)}, ready_timeout=20)

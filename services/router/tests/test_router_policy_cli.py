@@ -23,7 +23,7 @@ def broken(edit: str) -> dict[str, object]:
         ("p['sla']['targets']['payment_issue'] = -5", "sla.targets.payment_issue:"),
         ("p['sla']['targets']['payment_issue'] = 'soon'", "sla.targets.payment_issue:"),
         ("p['sla']['targets']['refund_issue'] = '1h'", "sla.targets.refund_issue"),
-        ("p['lanes']['vip'] = {'team': 'growth'}", "lanes.vip"),
+        ("p['lanes']['vip'] = {'team': 'growth'}", "lanes.vip: unknown name"),
         (
             "p['issue_types']['payment_issue']['specialist'] = 'nobody'",
             "issue_types.payment_issue.specialist: 'nobody'",

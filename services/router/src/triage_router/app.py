@@ -1,14 +1,33 @@
 """Kafka wiring of the router service."""
 
+from collections.abc import Sequence
 from functools import partial
+
+from prometheus_client import Counter
 
 from triage_router.config import RouterSettings
 from triage_router.policy import RoutingPolicy, load_policy
 from triage_router.records_io import route_inbound
-from triage_schemas.delivery import Stage, one_at_a_time, subscribe
+from triage_schemas.delivery import Inbound, Outbound, Stage, one_at_a_time, subscribe
 from triage_schemas.kafka import make_broker
 from triage_schemas.logs import configure_logging, log_event
 from triage_schemas.service import ServiceRuntime
+
+ROUTED = Counter(
+    "triage_router_routed",
+    "Messages routed, by lane, escalation tier and reply mode",
+    ["lane", "tier", "reply_mode"],
+)
+
+
+def _counted(policy: RoutingPolicy, routed_topic: str, inbound: Inbound) -> Sequence[Outbound]:
+    outputs = route_inbound(policy, routed_topic, inbound)
+    for out in outputs:
+        routing = getattr(out.record, "routing", None)
+        classification = getattr(out.record, "classification", None)
+        if routing is not None and classification is not None:
+            ROUTED.labels(str(classification.lane), str(int(routing.tier)), str(routing.reply_mode)).inc()
+    return outputs
 
 
 def build(settings: RouterSettings, policy: RoutingPolicy | None = None) -> ServiceRuntime:
@@ -18,7 +37,7 @@ def build(settings: RouterSettings, policy: RoutingPolicy | None = None) -> Serv
     log_event(logger, "policy_loaded", version=policy.version, file=str(settings.policy_file))
     broker = make_broker(settings.kafka, client_id="triage-router", logger=logger)
     stage = Stage("router", broker, settings.topics.dlq, logger)
-    process = one_at_a_time(partial(route_inbound, policy, settings.topics.routed))
+    process = one_at_a_time(partial(_counted, policy, settings.topics.routed))
     subscribe(
         broker,
         stage,

@@ -93,6 +93,13 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
+def _describe(loc: tuple[int | str, ...], msg: str) -> str:
+    # pydantic marks a bad mapping key with a "[key]" step; a lead reads "unknown name".
+    if loc and loc[-1] == "[key]":
+        return f"{_path(loc[:-1])}: unknown name; {msg}"
+    return f"{_path(loc)}: {msg}"
+
+
 def _cross_checks(policy: RoutingPolicy) -> list[str]:
     """What pydantic cannot see: references between sections."""
     errors: list[str] = []
@@ -136,7 +143,7 @@ def parse_policy(data: Any, source: str = "policy") -> RoutingPolicy:
     try:
         policy = RoutingPolicy.model_validate(data)
     except ValidationError as error:
-        raise PolicyError(source, [f"{_path(e['loc'])}: {e['msg']}" for e in error.errors()]) from None
+        raise PolicyError(source, [_describe(e["loc"], e["msg"]) for e in error.errors()]) from None
     errors = _cross_checks(policy)
     if errors:
         raise PolicyError(source, errors)

@@ -139,14 +139,18 @@ def route(message: ClassifiedMessage, policy: RoutingPolicy) -> RoutedMessage:
     if rule.internal_alert:
         reasons.append(f"internal alert: {c.issue_type} needs one alongside the reply")
 
+    escalated_owner = False
     if rule.escalate:
         for match in fired_triggers(message, policy):
             trigger = match.trigger
             reasons.append(f"tier {int(trigger.tier)}: trigger {trigger.id} ({match.because})")
-            if trigger.tier >= tier:
-                tier = max(tier, trigger.tier)
-                if trigger.owner is not None and (trigger.tier > Tier.TEAM):
+            # The highest tier decides; among equals the first listed trigger
+            # keeps the owner, so the policy's order is its precedence.
+            if trigger.tier > tier or (trigger.tier == tier and not escalated_owner):
+                tier = trigger.tier
+                if trigger.owner is not None:
                     owner = trigger.owner
+                    escalated_owner = True
     else:
         reasons.append(f"no escalation: triggers do not apply to {c.issue_type}")
 
