@@ -3,11 +3,24 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from triage_schemas.policy import AlertFractions
 from triage_schemas.settings import ServiceSettings
 
 
 class SlaMonitorSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="TRIAGE_SLA_MONITOR_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_SLA_MONITOR_", env_nested_delimiter="__", extra="ignore")
 
     consumer_group: str = Field(default="triage-sla-monitor", description="Kafka consumer group")
     http_port: int = Field(default=8004, ge=0, le=65535, description="port for /metrics, /healthz, /readyz")
+    alerts: AlertFractions = Field(
+        default_factory=AlertFractions, description="fractions of the target for warning, breach, escalation"
+    )
+    tick_seconds: float = Field(default=0.25, gt=0, le=5, description="how often due clocks are checked")
+    gauges_seconds: float = Field(default=10.0, gt=0, description="how often open/unanswered gauges are recomputed")
+    transactional_id: str = Field(
+        default="triage-sla-monitor-0",
+        description="Kafka transactional id of this replica (unique per replica, stable across its restarts)",
+    )
+    alertmanager_url: str | None = Field(default=None, description="Alertmanager base URL; unset = no posting")
+    dm_badge_window_seconds: float = Field(default=300, gt=0, description="'very responsive' badge reply window")
+    wait_sample: int = Field(default=200, ge=1, description="recent first responses behind the wait estimate")
