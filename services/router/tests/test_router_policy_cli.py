@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from triage_router.cli import main, route_lines
-from triage_router.policy import DEFAULT_POLICY, PolicyError, load_policy, parse_policy
+from triage_router.policy import DEFAULT_POLICY, DEMO_POLICY, PolicyError, load_policy, parse_policy
 
 
 def broken(edit: str) -> dict[str, object]:
@@ -109,3 +109,11 @@ def test_route_routes_passes_through_and_reports_bad_lines() -> None:
     assert records[0]["routing"]["first_response_due_at"] == "2026-11-22T14:00:00Z"
     assert bad == 2
     assert "line 2:" in err.getvalue() and "line 4:" in err.getvalue()
+
+
+def test_demo_policy_has_the_default_rules_with_targets_of_seconds() -> None:
+    default, demo = load_policy(DEFAULT_POLICY), load_policy(DEMO_POLICY)
+    assert demo.model_dump(exclude={"sla", "version"}) == default.model_dump(exclude={"sla", "version"})
+    targets = [t for t in demo.sla.targets.values() if t is not None]
+    assert targets and max(targets) <= 120
+    assert demo.sla.targets.keys() == default.sla.targets.keys()
