@@ -6,8 +6,8 @@ from typing import Any
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
-def at(seconds: float) -> str:
-    return (T0 + timedelta(seconds=seconds)).isoformat()
+def at(seconds: float, base: datetime = T0) -> str:
+    return (base + timedelta(seconds=seconds)).isoformat()
 
 
 def routed(
@@ -21,8 +21,9 @@ def routed(
     direction: str = "inbound",
     channel: str = "direct_message",
     message_id: str | None = None,
+    base: datetime = T0,
 ) -> dict[str, Any]:
-    created = at(seconds)
+    created = at(seconds, base)
     return {
         "record_type": "routed",
         "message_id": message_id or f"instagram:{conversation_id}:{seconds}",
@@ -50,18 +51,20 @@ def routed(
             "tier": 1,
             "reply_mode": "dm",
             "first_response_target_seconds": target,
-            "first_response_due_at": at(seconds + target) if target is not None else None,
+            "first_response_due_at": at(seconds + target, base) if target is not None else None,
             "policy_version": "test",
         },
     }
 
 
-def event(conversation_id: str, kind: str, seconds: float, event_id: str | None = None) -> dict[str, Any]:
+def event(
+    conversation_id: str, kind: str, seconds: float, event_id: str | None = None, base: datetime = T0
+) -> dict[str, Any]:
     return {
         "record_type": "conversation_event",
         "event_id": event_id or f"{conversation_id}:{kind}:{seconds}",
         "conversation_id": conversation_id,
         "type": kind,
-        "at": at(seconds),
+        "at": at(seconds, base),
         "actor": "agent-7",
     }

@@ -60,18 +60,17 @@ class Monitor:
     async def restore(self) -> int:
         """Load every committed clock of the state topic (aborting a crashed predecessor's transaction first)."""
         producer = self.make_producer()
-        await producer.start()  # init_transactions fences and aborts what a killed replica left open
-        await producer.stop()
         topic = self.settings.topics.sla_state
+        await producer.start()  # init_transactions fences and aborts what a killed replica left open
+        try:
+            partitions = [TopicPartition(topic, p) for p in sorted(await producer.partitions_for(topic))]
+        finally:
+            await producer.stop()
         consumer = AIOKafkaConsumer(
             **self.settings.kafka.admin_client_kwargs(), isolation_level="read_committed", enable_auto_commit=False
         )
         await consumer.start()
         try:
-            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-            if not partitions:
-                await consumer.force_metadata_update()
-                partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
             ends = await consumer.end_offsets(partitions)
