@@ -1,0 +1,6 @@
+# sla-monitor make targets (included by the root Makefile)
+.PHONY: bench-sla
+BENCHES += bench-sla
+
+bench-sla: ## SLA monitor: resident memory and timer accuracy with 1,000,000 open clocks
+	$(BIN)/python -m triage_sla_monitor.bench
