@@ -10,6 +10,7 @@ import random
 import resource
 import statistics
 import time
+from pathlib import Path
 
 from triage_schemas.policy import AlertFractions
 from triage_sla_monitor.clock import ClockStore, Subject
@@ -18,7 +19,7 @@ LANES = ("community", "sales", "support", "risk")
 
 
 def rss_mib() -> float:
-    with open("/proc/self/status", encoding="ascii") as status:
+    with Path("/proc/self/status").open(encoding="ascii") as status:
         for line in status:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
@@ -61,7 +62,8 @@ async def run(clocks: int, window: float, tick: float, seed: int) -> int:
     lateness.sort()
     p99 = lateness[int(len(lateness) * 0.99) - 1]
     print(
-        f"alerts fired: {len(lateness):,}; lateness after due time: median {statistics.median(lateness) * 1000:.0f} ms, "
+        f"alerts fired: {len(lateness):,}; lateness after due time: "
+        f"median {statistics.median(lateness) * 1000:.0f} ms, "
         f"p99 {p99 * 1000:.0f} ms, max {lateness[-1] * 1000:.0f} ms (limit 1000 ms)"
     )
     ok = rss <= 1024 and lateness[-1] <= 1.0
