@@ -1,19 +1,168 @@
 """``triage-classifier``: run the service, or use its logic offline."""
 
 import argparse
+import itertools
+import json
+import os
 import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
 
-from triage_classifier.app import build
+from pydantic import ValidationError
+
+from triage_classifier.classify import Classifier
 from triage_classifier.config import ClassifierSettings
+from triage_classifier.corpus import load_corpus
+from triage_classifier.guardrails import GuardrailError
+from triage_classifier.model import ModelUnavailable, artifact_path
+from triage_classifier.records_io import classify_messages, message_from_shorthand
+from triage_classifier.taxonomy import TaxonomyError
+from triage_schemas.records import SocialMessage
+
+CHUNK_LINES = 256
+
+
+def _pending_line(number: int, line: str, err: TextIO) -> SocialMessage | str | None:
+    """A message to classify, a line to pass through unchanged, or None after reporting a bad line."""
+    try:
+        data = json.loads(line)
+    except ValueError as error:
+        print(f"line {number}: not JSON: {error}", file=err)
+        return None
+    if not isinstance(data, dict):
+        print(f"line {number}: not a JSON object", file=err)
+        return None
+    record_type = data.get("record_type")
+    if record_type is None:
+        try:
+            return message_from_shorthand(data)
+        except ValueError as error:
+            print(f"line {number}: not a message record nor a text line: {error}", file=err)
+            return None
+    if record_type != "message":
+        return line if line.endswith("\n") else line + "\n"
+    try:
+        return SocialMessage.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(record)"
+        print(f"line {number}: not a valid message: {where}: {first['msg']}", file=err)
+        return None
+
+
+def classify_lines(classifier: Classifier, source: TextIO, out: TextIO, err: TextIO) -> int:
+    """Classify message lines in order, in chunks so the model works in batches;
+    returns the number of bad lines."""
+    bad = 0
+    numbered: Iterator[tuple[int, str]] = enumerate(source, start=1)
+    while chunk := list(itertools.islice(numbered, CHUNK_LINES)):
+        pending: list[SocialMessage | str] = []
+        for number, line in chunk:
+            if not line.strip():
+                continue
+            item = _pending_line(number, line, err)
+            if item is None:
+                bad += 1
+            else:
+                pending.append(item)
+        messages = [item for item in pending if isinstance(item, SocialMessage)]
+        done = iter(classify_messages(messages, classifier))
+        for item in pending:
+            out.write(item if isinstance(item, str) else next(done).model_dump_json() + "\n")
+        out.flush()
+    return bad
+
+
+def _train(settings: ClassifierSettings, if_missing: bool, jobs: int) -> int:
+    from triage_classifier.training import TrainingConfig, expected_version, train
+
+    corpus = load_corpus(settings.corpus_dir)
+    for problem in corpus.problems:
+        print(f"corpus: {problem}", file=sys.stderr)
+    if not corpus.examples:
+        print(f"no labelled examples in {settings.corpus_dir}", file=sys.stderr)
+        return 1
+    config = TrainingConfig(jobs=jobs)
+    version = expected_version(corpus, config)
+    if if_missing and artifact_path(settings.model_dir, version).exists():
+        # Point CURRENT at it in case another version was trained since.
+        (settings.model_dir / "CURRENT").write_text(version + "\n", encoding="utf-8")
+        print(f"model {version} is up to date ({settings.model_dir / version})")
+        return 0
+    print(f"training on {len(corpus.split('train'))} of {len(corpus.examples)} examples ({len(corpus.files)} files)")
+    model = train(corpus, config)
+    target = model.save(settings.model_dir)
+    cv = model.metadata["issue_type_cv"]
+    print(f"model {model.version} written to {target}")
+    print(f"cross-validated issue-type macro-F1 on train: {cv['best_macro_f1']} (C={cv['best_C']})")
+    return 0
+
+
+def _evaluate(settings: ClassifierSettings, report_dir: Path) -> int:
+    from triage_classifier.evaluation import evaluate, render, write_report
+    from triage_classifier.loader import load_classifier
+
+    classifier = load_classifier(settings)
+    figures = evaluate(classifier, load_corpus(settings.corpus_dir))
+    print(render(figures), end="")
+    text_path, json_path = write_report(figures, report_dir)
+    print(f"report written to {text_path} and {json_path}")
+    return 0
+
+
+def _bench(settings: ClassifierSettings, count: int, batch_size: int, single_count: int) -> int:
+    from triage_classifier.bench import measure
+    from triage_classifier.loader import load_classifier
+
+    classifier = load_classifier(settings)
+    texts = [example.text for example in load_corpus(settings.corpus_dir).examples]
+    if not texts:
+        print(f"no corpus texts in {settings.corpus_dir} to benchmark with", file=sys.stderr)
+        return 1
+    repeated = list(itertools.islice(itertools.cycle(texts), count))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"model {classifier.version}, {len(repeated)} corpus messages, {cores} core(s) available to this process")
+    for figure in measure(classifier, repeated, batch_size, single_count):
+        print(f"{figure.mode:<16}{figure.per_second:>12,.0f} messages/s  ({figure.messages} in {figure.seconds:.2f} s)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="triage-classifier", description="social-triage classifier service")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="consume from Kafka and serve /metrics, /healthz, /readyz")
+    sub.add_parser("classify", help="classify message JSON lines (or bare {'text': ...} lines) from stdin to stdout")
+    train_cmd = sub.add_parser("train", help="train from the corpus and write a versioned model artifact")
+    train_cmd.add_argument("--if-missing", action="store_true", help="only when no artifact exists for this corpus")
+    train_cmd.add_argument("--jobs", type=int, default=1, help="parallel cross-validation workers")
+    evaluate_cmd = sub.add_parser("evaluate", help="figures of the current model on the test split")
+    evaluate_cmd.add_argument("--report-dir", type=Path, default=Path("reports"))
+    bench_cmd = sub.add_parser("bench", help="messages per second, single versus batched")
+    bench_cmd.add_argument("--count", type=int, default=50_000, help="messages classified in batches")
+    bench_cmd.add_argument("--batch-size", type=int, default=500)
+    bench_cmd.add_argument("--single", type=int, default=2_000, help="messages classified one at a time")
     args = parser.parse_args(argv)
-    if args.command == "serve":
-        return build(ClassifierSettings()).run()
+    settings = ClassifierSettings()
+    try:
+        if args.command == "serve":
+            from triage_classifier.app import build
+
+            return build(settings).run()
+        if args.command == "classify":
+            from triage_classifier.loader import load_classifier
+
+            classify_lines(load_classifier(settings), sys.stdin, sys.stdout, sys.stderr)
+            return 0
+        if args.command == "train":
+            return _train(settings, args.if_missing, args.jobs)
+        if args.command == "evaluate":
+            return _evaluate(settings, args.report_dir)
+        if args.command == "bench":
+            return _bench(settings, args.count, args.batch_size, args.single)
+    except (ModelUnavailable, TaxonomyError, GuardrailError) as error:
+        print(f"triage-classifier: {error}", file=sys.stderr)
+        return 1
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -1,0 +1,20 @@
+# Classifier make targets (included by the root Makefile).
+CLASSIFIER := $(BIN)/triage-classifier
+
+.PHONY: train evaluate model bench-classifier
+train: venv ## train the classifier from services/classifier/data/corpus (hyper-parameters by cross-validation on train)
+	$(CLASSIFIER) train --jobs 2
+
+evaluate: venv ## classifier figures on the test split; writes reports/classifier-evaluation.{txt,json}
+	$(CLASSIFIER) evaluate --report-dir reports
+
+model: venv ## train the classifier only when no artifact exists for the current corpus and code
+	$(CLASSIFIER) train --if-missing --jobs 2
+
+# One core: the throughput target is per core, so pin the process and its math libraries.
+bench-classifier: model ## classifier messages/second, single versus batched, on one core
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	  $$(command -v taskset >/dev/null && echo taskset -c 0) $(CLASSIFIER) bench
+
+TEST_PREREQS += model
+BENCHES += bench-classifier

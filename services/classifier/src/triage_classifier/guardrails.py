@@ -1,0 +1,124 @@
+"""The reviewed pattern layer that keeps P1 recall up where the model is unsure."""
+
+import bisect
+import itertools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from triage_classifier.text import fold, strip_accents
+from triage_schemas.enums import IssueType
+
+DEFAULT_GUARDRAILS = Path(__file__).with_name("guardrails.yaml")
+
+
+class GuardrailError(ValueError):
+    """The guardrail file cannot be used; the message names the rule and the problem."""
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    issue_type: IssueType
+    triggers: list[str] = Field(min_length=1)
+    patterns: list[str] = Field(min_length=1)
+
+
+class _GuardrailFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str
+    rules: list[_Rule]
+
+
+@dataclass(frozen=True)
+class Signal:
+    rule_id: str
+    issue_type: IssueType
+
+
+@dataclass(frozen=True)
+class _CompiledRule:
+    id: str
+    issue_type: IssueType
+    triggers: tuple[str, ...]
+    pattern: re.Pattern[str]
+
+    def fires(self, folded: str) -> bool:
+        return any(trigger in folded for trigger in self.triggers) and self.pattern.search(folded) is not None
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    version: str
+    rules: tuple[_CompiledRule, ...]
+
+    def signals(self, text: str) -> list[Signal]:
+        """Every rule that fires on ``text``, in file order, once each."""
+        folded = fold(text)
+        return [Signal(rule.id, rule.issue_type) for rule in self.rules if rule.fires(folded)]
+
+    def signals_batch(self, texts: list[str]) -> list[list[Signal]]:
+        """``signals`` for many texts at once, the same answers, much faster.
+
+        Each trigger is looked up with one C-level scan over the whole batch instead
+        of once per message; only messages holding a trigger get the rule's patterns.
+        """
+        folded = [fold(text) for text in texts]
+        # NUL never occurs in a trigger, so no trigger match can span two messages.
+        joined = "\0".join(folded)
+        starts = list(itertools.accumulate((len(text) + 1 for text in folded), initial=0))
+        found: list[list[Signal]] = [[] for _ in texts]
+        for rule in self.rules:
+            candidates: set[int] = set()
+            for trigger in rule.triggers:
+                position = joined.find(trigger)
+                while position != -1:
+                    index = bisect.bisect_right(starts, position) - 1
+                    candidates.add(index)
+                    # The rest of this message cannot add anything: jump to the next one.
+                    position = joined.find(trigger, starts[index + 1])
+            for index in sorted(candidates):
+                if rule.pattern.search(folded[index]):
+                    found[index].append(Signal(rule.id, rule.issue_type))
+        return found
+
+    def untriggered_matches(self, text: str) -> list[str]:
+        """Rules whose patterns match ``text`` although none of their triggers occur
+        (a rule that would silently never fire there); empty when the file is consistent."""
+        folded = fold(text)
+        return [
+            rule.id
+            for rule in self.rules
+            if rule.pattern.search(folded) and not any(trigger in folded for trigger in rule.triggers)
+        ]
+
+
+def load_guardrails(path: Path = DEFAULT_GUARDRAILS) -> Guardrails:
+    try:
+        parsed = _GuardrailFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except OSError as error:
+        raise GuardrailError(f"{path}: cannot read: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise GuardrailError(f"{path}: not YAML: {error}") from None
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}" for e in error.errors())
+        raise GuardrailError(f"{path}: {problems}") from None
+    compiled: list[_CompiledRule] = []
+    seen: set[str] = set()
+    for rule in parsed.rules:
+        if rule.id in seen:
+            raise GuardrailError(f"{path}: rule id {rule.id} used twice")
+        seen.add(rule.id)
+        try:
+            # One alternation per rule: a single scan of the text per rule.
+            pattern = re.compile("|".join(f"(?:{strip_accents(p)})" for p in rule.patterns), re.IGNORECASE)
+        except re.error as error:
+            raise GuardrailError(f"{path}: rule {rule.id}: bad pattern: {error}") from None
+        triggers = tuple(fold(trigger) for trigger in rule.triggers)
+        compiled.append(_CompiledRule(rule.id, rule.issue_type, triggers, pattern))
+    return Guardrails(parsed.version, tuple(compiled))
