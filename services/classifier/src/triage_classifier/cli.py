@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from pydantic import ValidationError
 
@@ -19,6 +19,9 @@ from triage_classifier.model import ModelUnavailable, artifact_path
 from triage_classifier.records_io import classify_messages, message_from_shorthand
 from triage_classifier.taxonomy import TaxonomyError
 from triage_schemas.records import SocialMessage
+
+if TYPE_CHECKING:
+    from triage_classifier.training import TrainingConfig
 
 CHUNK_LINES = 256
 
@@ -74,8 +77,8 @@ def classify_lines(classifier: Classifier, source: TextIO, out: TextIO, err: Tex
     return bad
 
 
-def _train(settings: ClassifierSettings, if_missing: bool, jobs: int) -> int:
-    from triage_classifier.training import TrainingConfig, expected_version, train
+def train_command(settings: ClassifierSettings, if_missing: bool, config: "TrainingConfig") -> int:
+    from triage_classifier.training import expected_version, train
 
     corpus = load_corpus(settings.corpus_dir)
     for problem in corpus.problems:
@@ -83,7 +86,6 @@ def _train(settings: ClassifierSettings, if_missing: bool, jobs: int) -> int:
     if not corpus.examples:
         print(f"no labelled examples in {settings.corpus_dir}", file=sys.stderr)
         return 1
-    config = TrainingConfig(jobs=jobs)
     version = expected_version(corpus, config)
     if if_missing and artifact_path(settings.model_dir, version).exists():
         # Point CURRENT at it in case another version was trained since.
@@ -95,11 +97,12 @@ def _train(settings: ClassifierSettings, if_missing: bool, jobs: int) -> int:
     target = model.save(settings.model_dir)
     cv = model.metadata["issue_type_cv"]
     print(f"model {model.version} written to {target}")
-    print(f"cross-validated issue-type macro-F1 on train: {cv['best_macro_f1']} (C={cv['best_C']})")
+    if "best_macro_f1" in cv:
+        print(f"cross-validated issue-type macro-F1 on train: {cv['best_macro_f1']} (C={cv['best_C']})")
     return 0
 
 
-def _evaluate(settings: ClassifierSettings, report_dir: Path) -> int:
+def evaluate_command(settings: ClassifierSettings, report_dir: Path) -> int:
     from triage_classifier.evaluation import evaluate, render, write_report
     from triage_classifier.loader import load_classifier
 
@@ -155,9 +158,11 @@ def main(argv: list[str] | None = None) -> int:
             classify_lines(load_classifier(settings), sys.stdin, sys.stdout, sys.stderr)
             return 0
         if args.command == "train":
-            return _train(settings, args.if_missing, args.jobs)
+            from triage_classifier.training import TrainingConfig
+
+            return train_command(settings, args.if_missing, TrainingConfig(jobs=args.jobs))
         if args.command == "evaluate":
-            return _evaluate(settings, args.report_dir)
+            return evaluate_command(settings, args.report_dir)
         if args.command == "bench":
             return _bench(settings, args.count, args.batch_size, args.single)
     except (ModelUnavailable, TaxonomyError, GuardrailError) as error:

@@ -64,21 +64,34 @@ def _pipeline(config: TrainingConfig) -> Pipeline:
     )
 
 
-def _search(config: TrainingConfig, texts: list[str], labels: list[str]) -> GridSearchCV:
+def _choose_c(config: TrainingConfig, texts: list[str], labels: list[str]) -> tuple[float, dict[str, Any]]:
+    """The regularisation strength with the best cross-validated macro-F1 on ``texts``."""
+    if len(config.c_grid) == 1:
+        return config.c_grid[0], {"best_C": config.c_grid[0], "cross_validated": False}
     search = GridSearchCV(
         _pipeline(config),
         {"classifier__estimator__C": list(config.c_grid)},
         scoring="f1_macro",
         cv=StratifiedKFold(config.cv_folds, shuffle=True, random_state=config.seed),
         n_jobs=config.jobs,
-        refit=True,
+        refit=False,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         # A class smaller than the fold count only warns; the corpus check reports it.
         warnings.filterwarnings("ignore", message="The least populated class")
         search.fit(texts, labels)
-    return search
+    results = search.cv_results_
+    best = float(search.best_params_["classifier__estimator__C"])
+    summary: dict[str, Any] = {
+        "best_C": best,
+        "best_macro_f1": round(float(search.best_score_), 4),
+        "macro_f1_by_C": {
+            str(params["classifier__estimator__C"]): round(float(score), 4)
+            for params, score in zip(results["params"], results["mean_test_score"], strict=True)
+        },
+    }
+    return best, summary
 
 
 def train(corpus: Corpus, config: TrainingConfig | None = None) -> TrainedModel:
@@ -88,18 +101,21 @@ def train(corpus: Corpus, config: TrainingConfig | None = None) -> TrainedModel:
     if not examples:
         raise ValueError("the corpus has no training examples")
     texts = [example.text for example in examples]
-    issue_search = _search(config, texts, [example.issue_type.value for example in examples])
-    sentiment_search = _search(config, texts, [example.sentiment.value for example in examples])
+    issue_labels = [example.issue_type.value for example in examples]
+    sentiment_labels = [example.sentiment.value for example in examples]
+    issue_c, issue_cv = _choose_c(config, texts, issue_labels)
+    sentiment_c, sentiment_cv = _choose_c(config, texts, sentiment_labels)
 
-    issue_pipeline: Pipeline = issue_search.best_estimator_
-    features = issue_pipeline.named_steps["features"]
-    # The sentiment head reuses the issue head's fitted features, so serving pays
-    # for one feature pass per batch instead of two.
-    sentiment_classifier = _pipeline(config).named_steps["classifier"]
-    sentiment_classifier.set_params(estimator__C=sentiment_search.best_params_["classifier__estimator__C"])
+    issue_pipeline = _pipeline(config).set_params(classifier__estimator__C=issue_c)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        sentiment_classifier.fit(features.transform(texts), [example.sentiment.value for example in examples])
+        issue_pipeline.fit(texts, issue_labels)
+        features = issue_pipeline.named_steps["features"]
+        # The sentiment head reuses the issue head's fitted features, so serving pays
+        # for one feature pass per batch instead of two.
+        sentiment_classifier = _pipeline(config).named_steps["classifier"]
+        sentiment_classifier.set_params(estimator__C=sentiment_c)
+        sentiment_classifier.fit(features.transform(texts), sentiment_labels)
 
     version = model_version(corpus_digest(corpus.files), config.fingerprint())
     metadata = {
@@ -112,8 +128,8 @@ def train(corpus: Corpus, config: TrainingConfig | None = None) -> TrainedModel:
         "train_examples": len(examples),
         "train_by_issue_type": _counts(examples, "issue_type"),
         "train_by_lang": _counts(examples, "lang"),
-        "issue_type_cv": _cv_summary(issue_search),
-        "sentiment_cv": _cv_summary(sentiment_search),
+        "issue_type_cv": issue_cv,
+        "sentiment_cv": sentiment_cv,
     }
     return TrainedModel(
         version=version,
@@ -130,15 +146,3 @@ def expected_version(corpus: Corpus, config: TrainingConfig | None = None) -> st
 
 def _counts(examples: list[Example], attribute: str) -> dict[str, int]:
     return dict(sorted(Counter(str(getattr(example, attribute)) for example in examples).items()))
-
-
-def _cv_summary(search: GridSearchCV) -> dict[str, Any]:
-    results = search.cv_results_
-    return {
-        "best_C": float(search.best_params_["classifier__estimator__C"]),
-        "best_macro_f1": round(float(search.best_score_), 4),
-        "macro_f1_by_C": {
-            str(params["classifier__estimator__C"]): round(float(score), 4)
-            for params, score in zip(results["params"], results["mean_test_score"], strict=True)
-        },
-    }

@@ -1,0 +1,71 @@
+"""The reviewed pattern layer: fires on real P1 signals, stays quiet on harmless ones."""
+
+from pathlib import Path
+
+import pytest
+
+from triage_classifier.corpus import DEFAULT_CORPUS_DIR, load_corpus
+from triage_classifier.guardrails import GuardrailError, load_guardrails
+from triage_schemas.enums import IssueType
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("someone logged into my account and changed my password, it wasn't me", IssueType.ACCOUNT_COMPROMISE),
+        ("mon compte a été piraté cette nuit", IssueType.ACCOUNT_COMPROMISE),
+        ("mon compte a ete pirate cette nuit", IssueType.ACCOUNT_COMPROMISE),
+        ("me hackearon la cuenta ayer", IssueType.ACCOUNT_COMPROMISE),
+        ("the power bank caught fire on my desk", IssueType.SAFETY_THREAT),
+        ("I know where your store manager parks. See you friday.", IssueType.SAFETY_THREAT),
+        ("honestly I just want to end it all", IssueType.SAFETY_THREAT),
+        ("la trottinette a pris feu dans le garage", IssueType.SAFETY_THREAT),
+        ("te voy a matar si vuelves a la tienda", IssueType.SAFETY_THREAT),
+        ("@jen go kill yourself nobody likes you", IssueType.HARASSMENT),
+        ("my lawyer will be in touch about this refund", IssueType.LEGAL_REGULATORY),
+        ("je vais saisir la CNIL", IssueType.LEGAL_REGULATORY),
+        ("quiero que borren mis datos personales", IssueType.LEGAL_REGULATORY),
+    ],
+)
+def test_real_signals_fire(text: str, expected: IssueType) -> None:
+    assert expected in {signal.issue_type for signal in load_guardrails().signals(text)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "this mascara is killer",
+        "I'd die for this jacket",
+        "the new drop is a bomb 💣",
+        "my kid screamed with joy",
+        "this playlist is fire 🔥",
+        "forgot my password and the reset link never arrives",
+        "cette robe est une tuerie",
+        "me muero por este bolso",
+        "what's the issue with my order?",
+    ],
+)
+def test_harmless_alarming_words_do_not_fire(text: str) -> None:
+    assert load_guardrails().signals(text) == []
+
+
+def test_batch_and_single_lookups_agree_and_every_match_has_a_trigger() -> None:
+    """The trigger first pass must never hide a pattern match (checked on the whole corpus)."""
+    guardrails = load_guardrails()
+    texts = [example.text for example in load_corpus(DEFAULT_CORPUS_DIR).examples]
+    assert texts
+    assert guardrails.signals_batch(texts) == [guardrails.signals(text) for text in texts]
+    assert [(t[:60], guardrails.untriggered_matches(t)) for t in texts if guardrails.untriggered_matches(t)] == []
+
+
+def test_a_broken_pattern_is_refused_naming_the_rule(tmp_path: Path) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_text(
+        "version: t\nrules:\n  - id: r1\n    issue_type: harassment\n    triggers: [x]\n    patterns: ['(unclosed']\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(GuardrailError, match="rule r1: bad pattern"):
+        load_guardrails(path)
+    path.write_text("version: t\nrules:\n  - id: r1\n    issue_type: nope\n", encoding="utf-8")
+    with pytest.raises(GuardrailError, match=r"g\.yaml: rules\.0\.issue_type"):
+        load_guardrails(path)
