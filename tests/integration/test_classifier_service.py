@@ -46,9 +46,9 @@ async def test_messages_are_classified_with_every_field_and_bad_ones_dead_letter
 
     out = {r["message_id"]: r for r in json_lines(await kafka.consume(topics.classified, 3))}
     assert set(out) == {"ig:1", "ig:2", "ig:3"}
-    for record in out.values():
-        assert record["record_type"] == "classified"
-        classification = record["classification"]
+    for classified in out.values():
+        assert classified["record_type"] == "classified"
+        classification = classified["classification"]
         assert set(classification) >= {
             "issue_type",
             "lane",
