@@ -139,4 +139,6 @@ def write_tiny_corpus(directory: Path) -> Path:
     return directory
 
 
-TINY_CONFIG = TrainingConfig(c_grid=(1.0,), cv_folds=2, calibration_folds=2, word_buckets=2**14, char_buckets=2**15)
+TINY_CONFIG = TrainingConfig(
+    c_grid=(1.0,), cv_folds=2, calibration_folds=2, word_buckets=2**14, char_buckets=2**15, p1_recall_goal=None
+)

@@ -92,3 +92,22 @@ def test_a_missing_model_says_how_to_build_one(tmp_path: Path) -> None:
         load_model(tmp_path)
     with pytest.raises(ModelUnavailable, match="no model artifact at"):
         load_model(tmp_path, "clf-nothing")
+
+
+def test_a_high_enough_p1_share_answers_with_the_likeliest_p1_type(classifier: Classifier) -> None:
+    text = "the box was a bit damaged but ok"
+    [plain] = classifier.classify([text])
+    assert classifier.taxonomy.priority(plain.issue_type) != Priority.P1
+    p1_scores = {i: p for i, p in plain.scores.items() if classifier.taxonomy.priority(i) == Priority.P1}
+    share = sum(p1_scores.values())
+    likeliest_p1 = max(p1_scores, key=lambda issue: p1_scores[issue])
+
+    below = replace(classifier, policy=replace(classifier.policy, p1_threshold=share - 0.01))
+    [promoted] = below.classify([text])
+    assert promoted.issue_type == likeliest_p1 and promoted.priority == Priority.P1
+    assert promoted.needs_review
+    assert promoted.reasons[0].startswith("p1-share")
+    assert promoted.confidence == pytest.approx(p1_scores[likeliest_p1], abs=1e-4)
+
+    above = replace(classifier, policy=replace(classifier.policy, p1_threshold=share + 0.01))
+    assert above.classify([text])[0].issue_type == plain.issue_type

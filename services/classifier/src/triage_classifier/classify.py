@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from triage_classifier.guardrails import Guardrails, Signal
 from triage_classifier.model import TrainedModel
@@ -18,6 +19,8 @@ class Policy:
 
     review_below: float = 0.55
     max_model_chars: int = 2000
+    # None: the threshold learned at training (in the model's metadata).
+    p1_threshold: float | None = None
 
 
 @dataclass
@@ -31,6 +34,13 @@ class Classifier:
     def version(self) -> str:
         return self.model.version
 
+    @property
+    def p1_threshold(self) -> float | None:
+        if self.policy.p1_threshold is not None:
+            return self.policy.p1_threshold
+        learned = self.model.metadata.get("p1_threshold")
+        return float(learned) if learned is not None else None
+
     def classify(self, texts: Sequence[str]) -> list[Classification]:
         """Classify a batch with one vectorised model call."""
         if not texts:
@@ -39,35 +49,34 @@ class Classifier:
         clipped = [text[: self.policy.max_model_chars] for text in texts]
         predictions = self.model.predict(clipped)
         issue_types = predictions.issue_types
-        sentiments = predictions.sentiments
-        best_issue = np.argmax(predictions.issue_proba, axis=1)
-        best_sentiment = np.argmax(predictions.sentiment_proba, axis=1)
-        results: list[Classification] = []
-        predicted_types = [issue_types[int(index)] for index in best_issue]
-        # Guardrails only matter where the model chose something below P1.
-        to_check = [row for row, issue in enumerate(predicted_types) if self.taxonomy.priority(issue) != Priority.P1]
-        signals: dict[int, list[Signal]] = dict(
-            zip(to_check, self.guardrails.signals_batch([clipped[row] for row in to_check]), strict=True)
-        )
+        model_types = [issue_types[int(index)] for index in np.argmax(predictions.issue_proba, axis=1)]
+        answers, p1_reasons = self._p1_share(predictions.issue_proba, issue_types, model_types)
+        # Guardrails only matter where the answer is still below P1.
+        to_check = [row for row, issue in enumerate(answers) if self.taxonomy.priority(issue) != Priority.P1]
+        signals = dict(zip(to_check, self.guardrails.signals_batch([clipped[row] for row in to_check]), strict=True))
+
         rounded_scores = np.round(predictions.issue_proba, 4).tolist()
         # A type absent from the training labels still gets its score (0.0), as every type must.
         absent = {issue: 0.0 for issue in IssueType if issue not in issue_types}
+        best_sentiment = np.argmax(predictions.sentiment_proba, axis=1)
+        results: list[Classification] = []
         for row in range(len(clipped)):
             scores = dict(zip(issue_types, rounded_scores[row], strict=True)) | absent
-            predicted = predicted_types[row]
-            confidence = float(predictions.issue_proba[row, best_issue[row]])
-            issue_type, reasons = self._apply_guardrails(predicted, signals.get(row, []))
-            sentiment_row = int(best_sentiment[row])
+            issue_type, reasons = self._apply_guardrails(answers[row], signals.get(row, []))
+            reasons[:0] = p1_reasons.get(row, [])
+            # How likely the answer given is, so a promoted answer reads as the guess it is.
+            confidence = min(max(float(scores[issue_type]), 0.0), 1.0)
+            sentiment = int(best_sentiment[row])
             results.append(
                 Classification(
                     issue_type=issue_type,
                     lane=self.taxonomy.lane(issue_type),
                     priority=self.taxonomy.priority(issue_type),
-                    confidence=round(min(max(confidence, 0.0), 1.0), 4),
-                    needs_review=confidence < self.policy.review_below or issue_type != predicted,
+                    confidence=confidence,
+                    needs_review=confidence < self.policy.review_below or issue_type != model_types[row],
                     sentiment=Sentiment(
-                        label=sentiments[sentiment_row],
-                        score=round(float(predictions.sentiment_proba[row, sentiment_row]), 4),
+                        label=predictions.sentiments[sentiment],
+                        score=round(float(predictions.sentiment_proba[row, sentiment]), 4),
                     ),
                     scores=scores,
                     reasons=reasons,
@@ -75,6 +84,29 @@ class Classifier:
                 )
             )
         return results
+
+    def _p1_share(
+        self, proba: NDArray[np.float64], issue_types: list[IssueType], model_types: list[IssueType]
+    ) -> tuple[list[IssueType], dict[int, list[str]]]:
+        """Answer with the likeliest P1 type where the P1 types together reach the
+        threshold although none of them is the single likeliest type."""
+        answers = list(model_types)
+        reasons: dict[int, list[str]] = {}
+        threshold = self.p1_threshold
+        p1_columns = [
+            column for column, issue in enumerate(issue_types) if self.taxonomy.priority(issue) == Priority.P1
+        ]
+        if threshold is None or not p1_columns:
+            return answers, reasons
+        p1_share = proba[:, p1_columns].sum(axis=1)
+        likeliest_p1 = np.argmax(proba[:, p1_columns], axis=1)
+        for row, issue in enumerate(model_types):
+            if self.taxonomy.priority(issue) != Priority.P1 and p1_share[row] >= threshold:
+                answers[row] = issue_types[p1_columns[int(likeliest_p1[row])]]
+                reasons[row] = [
+                    f"p1-share {p1_share[row]:.2f} >= {threshold:.2f}: {answers[row].value} over model's {issue.value}"
+                ]
+        return answers, reasons
 
     def _apply_guardrails(self, predicted: IssueType, signals: list[Signal]) -> tuple[IssueType, list[str]]:
         """Promote only when a P1 signal outranks what the model chose; a guardrail

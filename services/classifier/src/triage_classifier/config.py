@@ -28,6 +28,12 @@ class ClassifierSettings(ServiceSettings):
     review_below: float = Field(
         default=0.55, ge=0.0, le=1.0, description="needs_review when the model's confidence is below this"
     )
+    p1_threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="answer P1 when the P1 types together are at least this likely; default: learned at training",
+    )
     max_model_chars: int = Field(
         default=2000, ge=1, description="characters of a message the model reads; the record keeps them all"
     )

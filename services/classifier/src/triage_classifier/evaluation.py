@@ -53,6 +53,7 @@ def evaluate(classifier: Classifier, corpus: Corpus, targets: Targets | None = N
         "model_version": classifier.version,
         "taxonomy_version": taxonomy.version,
         "guardrails_version": classifier.guardrails.version,
+        "p1_threshold": classifier.p1_threshold,
         "test_examples": len(test),
         "test_by_lang": dict(sorted(Counter(example.lang for example in test).items())),
         "issue_types_missing_from_test": [label for label in labels if label not in truth],
@@ -66,8 +67,8 @@ def evaluate(classifier: Classifier, corpus: Corpus, targets: Targets | None = N
             prio_true[i] == Priority.P1.value for i, p in enumerate(prio_pred) if p == Priority.P1.value
         ),
         "needs_review_share": _share(result.needs_review for result in results),
-        "guardrail_promotions": sum(1 for result in results if result.reasons),
-        "guardrail_promotions_correct": sum(
+        "promotions": sum(1 for result in results if result.reasons),
+        "promotions_to_the_labelled_type": sum(
             1 for result, t in zip(results, truth, strict=True) if result.reasons and result.issue_type.value == t
         ),
         "issue_type_macro_f1_by_lang": _by_lang(test, truth, predicted, labels),
@@ -140,8 +141,9 @@ def render(figures: dict[str, Any]) -> str:
         f"{'p1_precision':<22}{figures['p1_precision']:.4f}",
         f"model alone (no guardrails): issue-type macro-F1 {figures['issue_type_macro_f1_model_only']:.4f}, "
         f"P1 recall {figures['p1_recall_model_only']:.4f}",
-        f"guardrail promotions: {figures['guardrail_promotions']} "
-        f"({figures['guardrail_promotions_correct']} to the labelled type)",
+        f"promotions to P1 (p1-share or guardrail): {figures['promotions']} "
+        f"({figures['promotions_to_the_labelled_type']} to the labelled type)",
+        f"p1 threshold: {figures['p1_threshold']}",
         f"needs_review share: {figures['needs_review_share']:.4f}",
         f"issue-type macro-F1 by language: {figures['issue_type_macro_f1_by_lang']}",
         "",

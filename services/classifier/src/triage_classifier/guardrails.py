@@ -1,6 +1,7 @@
 """The reviewed pattern layer that keeps P1 recall up where the model is unsure."""
 
 import bisect
+import hashlib
 import itertools
 import re
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ class _CompiledRule:
 class Guardrails:
     version: str
     rules: tuple[_CompiledRule, ...]
+    digest: str
 
     def signals(self, text: str) -> list[Signal]:
         """Every rule that fires on ``text``, in file order, once each."""
@@ -100,7 +102,8 @@ class Guardrails:
 
 def load_guardrails(path: Path = DEFAULT_GUARDRAILS) -> Guardrails:
     try:
-        parsed = _GuardrailFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        content = path.read_text(encoding="utf-8")
+        parsed = _GuardrailFile.model_validate(yaml.safe_load(content))
     except OSError as error:
         raise GuardrailError(f"{path}: cannot read: {error.strerror}") from None
     except yaml.YAMLError as error:
@@ -121,4 +124,4 @@ def load_guardrails(path: Path = DEFAULT_GUARDRAILS) -> Guardrails:
             raise GuardrailError(f"{path}: rule {rule.id}: bad pattern: {error}") from None
         triggers = tuple(fold(trigger) for trigger in rule.triggers)
         compiled.append(_CompiledRule(rule.id, rule.issue_type, triggers, pattern))
-    return Guardrails(parsed.version, tuple(compiled))
+    return Guardrails(parsed.version, tuple(compiled), hashlib.sha256(content.encode("utf-8")).hexdigest()[:16])

@@ -13,5 +13,9 @@ def load_classifier(settings: ClassifierSettings) -> Classifier:
         model=load_model(settings.model_dir, settings.model_version),
         taxonomy=load_taxonomy(settings.taxonomy_file),
         guardrails=load_guardrails(settings.guardrails_file),
-        policy=Policy(review_below=settings.review_below, max_model_chars=settings.max_model_chars),
+        policy=Policy(
+            review_below=settings.review_below,
+            max_model_chars=settings.max_model_chars,
+            p1_threshold=settings.p1_threshold,
+        ),
     )

@@ -6,20 +6,24 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import sklearn
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
 from triage_classifier.corpus import Corpus, Example, corpus_digest
 from triage_classifier.features import make_features
+from triage_classifier.guardrails import Guardrails, load_guardrails
 from triage_classifier.model import TrainedModel, model_version
+from triage_classifier.taxonomy import Taxonomy, load_taxonomy
+from triage_schemas.enums import IssueType, Priority
 
 # Bump when features.py or this module changes in a way that changes the model,
 # so the artifact version moves with the code as well as with the data.
-CODE_REVISION = 3
+CODE_REVISION = 4
 
 
 @dataclass(frozen=True)
@@ -28,8 +32,10 @@ class TrainingConfig:
     char_ngrams: tuple[int, int] = (2, 5)
     word_buckets: int = 2**18
     char_buckets: int = 2**19
-    c_grid: tuple[float, ...] = (0.1, 0.3, 1.0)
+    c_grid: tuple[float, ...] = (0.3, 1.0, 3.0)
     cv_folds: int = 4
+    # Out-of-fold P1 recall the learned P1 threshold must reach on train; None: no threshold.
+    p1_recall_goal: float | None = 0.98
     calibration_folds: int = 3
     seed: int = 13
     jobs: int = 1
@@ -94,9 +100,66 @@ def _choose_c(config: TrainingConfig, texts: list[str], labels: list[str]) -> tu
     return best, summary
 
 
-def train(corpus: Corpus, config: TrainingConfig | None = None) -> TrainedModel:
+def _p1_threshold(
+    config: TrainingConfig, c: float, texts: list[str], labels: list[str], p1_types: set[str], guardrails: Guardrails
+) -> dict[str, Any]:
+    """The highest share of probability on P1 types that, together with the guardrails,
+    still catches ``p1_recall_goal`` of the P1 messages, measured out-of-fold on train
+    (the test split is never looked at).
+
+    Missing a P1 costs far more than reviewing a false alarm, so when the P1 types
+    together are this likely the classifier answers with the likeliest P1 type.
+    """
+    if config.p1_recall_goal is None:
+        return {"p1_threshold": None}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", message="The least populated class")
+        proba = cross_val_predict(
+            _pipeline(config).set_params(classifier__estimator__C=c),
+            texts,
+            labels,
+            cv=StratifiedKFold(config.cv_folds, shuffle=True, random_state=config.seed),
+            method="predict_proba",
+            n_jobs=config.jobs,
+        )
+    classes = sorted(set(labels))
+    p1_columns = [i for i, name in enumerate(classes) if name in p1_types]
+    p1_mass = proba[:, p1_columns].sum(axis=1)
+    top_is_p1 = np.isin(np.argmax(proba, axis=1), p1_columns)
+    is_p1 = np.array([label in p1_types for label in labels])
+    guarded = np.array(
+        [any(s.issue_type.value in p1_types for s in found) for found in guardrails.signals_batch(texts)]
+    )
+    chosen, recall, precision = 0.5, 0.0, 0.0
+    for threshold in np.arange(0.5, 0.04, -0.01):
+        flagged = top_is_p1 | guarded | (p1_mass >= threshold)
+        recall = float(flagged[is_p1].mean()) if is_p1.any() else 1.0
+        precision = float(is_p1[flagged].mean()) if flagged.any() else 1.0
+        chosen = round(float(threshold), 2)
+        if recall >= config.p1_recall_goal:
+            break
+    return {
+        "p1_threshold": chosen,
+        "p1_recall_out_of_fold": round(recall, 4),
+        "p1_precision_out_of_fold": round(precision, 4),
+        "p1_recall_out_of_fold_model_alone": round(float(top_is_p1[is_p1].mean()), 4) if is_p1.any() else 1.0,
+        "p1_recall_out_of_fold_model_and_guardrails": round(float((top_is_p1 | guarded)[is_p1].mean()), 4)
+        if is_p1.any()
+        else 1.0,
+    }
+
+
+def train(
+    corpus: Corpus,
+    config: TrainingConfig | None = None,
+    taxonomy: Taxonomy | None = None,
+    guardrails: Guardrails | None = None,
+) -> TrainedModel:
     """Fit the issue-type and sentiment heads on the train split."""
     config = config or TrainingConfig()
+    taxonomy = taxonomy or load_taxonomy()
+    guardrails = guardrails or load_guardrails()
     examples = corpus.split("train")
     if not examples:
         raise ValueError("the corpus has no training examples")
@@ -105,6 +168,8 @@ def train(corpus: Corpus, config: TrainingConfig | None = None) -> TrainedModel:
     sentiment_labels = [example.sentiment.value for example in examples]
     issue_c, issue_cv = _choose_c(config, texts, issue_labels)
     sentiment_c, sentiment_cv = _choose_c(config, texts, sentiment_labels)
+    p1_types = _p1_types(taxonomy)
+    p1_decision = _p1_threshold(config, issue_c, texts, issue_labels, set(p1_types), guardrails)
 
     issue_pipeline = _pipeline(config).set_params(classifier__estimator__C=issue_c)
     with warnings.catch_warnings():
@@ -117,7 +182,7 @@ def train(corpus: Corpus, config: TrainingConfig | None = None) -> TrainedModel:
         sentiment_classifier.set_params(estimator__C=sentiment_c)
         sentiment_classifier.fit(features.transform(texts), sentiment_labels)
 
-    version = model_version(corpus_digest(corpus.files), config.fingerprint())
+    version = expected_version(corpus, config, taxonomy, guardrails)
     metadata = {
         "version": version,
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -130,6 +195,9 @@ def train(corpus: Corpus, config: TrainingConfig | None = None) -> TrainedModel:
         "train_by_lang": _counts(examples, "lang"),
         "issue_type_cv": issue_cv,
         "sentiment_cv": sentiment_cv,
+        "p1_types": p1_types,
+        "guardrails_version": guardrails.version,
+        **p1_decision,
     }
     return TrainedModel(
         version=version,
@@ -140,8 +208,23 @@ def train(corpus: Corpus, config: TrainingConfig | None = None) -> TrainedModel:
     )
 
 
-def expected_version(corpus: Corpus, config: TrainingConfig | None = None) -> str:
-    return model_version(corpus_digest(corpus.files), (config or TrainingConfig()).fingerprint())
+def expected_version(
+    corpus: Corpus,
+    config: TrainingConfig | None = None,
+    taxonomy: Taxonomy | None = None,
+    guardrails: Guardrails | None = None,
+) -> str:
+    # The P1 set and the guardrails are part of the recipe: the learned P1 threshold depends on them.
+    recipe = {
+        **(config or TrainingConfig()).fingerprint(),
+        "p1_types": _p1_types(taxonomy or load_taxonomy()),
+        "guardrails": (guardrails or load_guardrails()).digest,
+    }
+    return model_version(corpus_digest(corpus.files), recipe)
+
+
+def _p1_types(taxonomy: Taxonomy) -> list[str]:
+    return sorted(issue.value for issue in IssueType if taxonomy.priority(issue) == Priority.P1)
 
 
 def _counts(examples: list[Example], attribute: str) -> dict[str, int]:
