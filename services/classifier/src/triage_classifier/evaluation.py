@@ -67,6 +67,11 @@ def evaluate(classifier: Classifier, corpus: Corpus, targets: Targets | None = N
             prio_true[i] == Priority.P1.value for i, p in enumerate(prio_pred) if p == Priority.P1.value
         ),
         "needs_review_share": _share(result.needs_review for result in results),
+        "sentiment_macro_f1": _macro(
+            [example.sentiment.value for example in test],
+            [result.sentiment.label.value for result in results],
+            sorted({example.sentiment.value for example in test}),
+        ),
         "promotions": sum(1 for result in results if result.reasons),
         "promotions_to_the_labelled_type": sum(
             1 for result, t in zip(results, truth, strict=True) if result.reasons and result.issue_type.value == t
@@ -145,6 +150,7 @@ def render(figures: dict[str, Any]) -> str:
         f"({figures['promotions_to_the_labelled_type']} to the labelled type)",
         f"p1 threshold: {figures['p1_threshold']}",
         f"needs_review share: {figures['needs_review_share']:.4f}",
+        f"sentiment macro-F1: {figures['sentiment_macro_f1']:.4f}",
         f"issue-type macro-F1 by language: {figures['issue_type_macro_f1_by_lang']}",
         "",
         "confusion matrix (rows: labelled, columns: predicted)",
