@@ -172,7 +172,8 @@ up() {
   : > "$logdir/server.log"
   say "starting Kafka $version on 127.0.0.1:$port (state in $state)"
   java_args
-  java "${JAVA_ARGS[@]}" kafka.Kafka "$state/server.properties" > "$logdir/stdout.log" 2>&1 < /dev/null &
+  # Its own session: a Ctrl-C meant for whatever runs in this terminal must not reach the broker.
+  setsid java "${JAVA_ARGS[@]}" kafka.Kafka "$state/server.properties" > "$logdir/stdout.log" 2>&1 < /dev/null &
   echo $! > "$pidfile"
   wait_ready "$!"
   say "ready on 127.0.0.1:$port (pid $(cat "$pidfile"))"
