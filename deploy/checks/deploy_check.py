@@ -16,6 +16,7 @@
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,10 @@ SERVICES = ("ingest", "classifier", "router", "sla-monitor")
 RULES_SOURCE = DEPLOY / "monitoring" / "triage-alerts.rules.yaml"
 RULE_TESTS = DEPLOY / "monitoring" / "tests"
 PROMETHEUS_RULE = K8S / "base" / "prometheus-rule.yaml"
+# Kustomize reads only files under the kustomization, so the base carries a copy of the
+# router's shipped policy; the check keeps the two from drifting apart.
+ROUTING_POLICY = K8S / "base" / "routing-policy.yaml"
+ROUTER_DEFAULT_POLICY = DEPLOY.parent / "services" / "router" / "src" / "triage_router" / "policies" / "default.yaml"
 
 
 def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -158,6 +163,16 @@ def check_policy(docs: Iterable[dict[str, Any]]) -> list[str]:
     return problems
 
 
+def check_policy_copy() -> list[str]:
+    if ROUTING_POLICY.read_text() != ROUTER_DEFAULT_POLICY.read_text():
+        return [
+            f"{os.path.relpath(ROUTING_POLICY, DEPLOY.parent)} differs from the router's shipped default "
+            f"{os.path.relpath(ROUTER_DEFAULT_POLICY, DEPLOY.parent)}: run `make deploy-rules` to copy it "
+            "(put cluster-specific changes in an overlay)"
+        ]
+    return []
+
+
 def check_compose() -> list[str]:
     parsed = run(["docker-compose", "-f", str(DEPLOY / "compose.yaml"), "config", "-q"])
     if parsed.returncode != 0:
@@ -184,10 +199,15 @@ def check_dockerfile(path: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--write-rules", action="store_true", help="regenerate the PrometheusRule from the rules file")
+    parser.add_argument(
+        "--write-rules",
+        action="store_true",
+        help="regenerate the PrometheusRule and copy the router's default policy into the base",
+    )
     args = parser.parse_args(argv)
     if args.write_rules:
         PROMETHEUS_RULE.write_text(rendered_prometheus_rule())
+        ROUTING_POLICY.write_text(ROUTER_DEFAULT_POLICY.read_text())
         return 0
 
     problems: list[str] = []
@@ -204,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             problems += [f"[{name}] {p}" for p in validate_manifest(doc, crds) + check_pod_security(doc)]
         problems += [f"[{name}] {p}" for p in check_policy(docs)]
     problems += check_rules()
+    problems += check_policy_copy()
     problems += check_compose()
     for service in SERVICES:
         dockerfile = DEPLOY / "images" / f"{service}.Dockerfile"

@@ -85,3 +85,28 @@ def test_dockerfile_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert any("multi-stage" in p for p in problems)
     assert any("non-root USER" in p for p in problems)
     assert any("build tools" in p for p in problems)
+
+
+def test_router_reads_the_policy_configmap_a_lead_edits() -> None:
+    docs = deploy_check.render(deploy_check.K8S / "overlays" / "prod")
+    [router] = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "triage-router"]
+    [policy_map] = [
+        d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("triage-routing-policy")
+    ]
+    pod = router["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    policy_file = next(e["value"] for e in container["env"] if e["name"] == "TRIAGE_ROUTER_POLICY_FILE")
+    volume = next(v for v in pod["volumes"] if v.get("configMap", {}).get("name") == policy_map["metadata"]["name"])
+    mount = next(m for m in container["volumeMounts"] if m["name"] == volume["name"])
+    assert policy_file == f"{mount['mountPath']}/policy.yaml"
+    assert "policy.yaml" in policy_map["data"]
+
+
+def test_a_drifted_policy_copy_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copy = tmp_path / "routing-policy.yaml"
+    copy.write_text(deploy_check.ROUTER_DEFAULT_POLICY.read_text() + "\n# edited by hand\n")
+    monkeypatch.setattr(deploy_check, "ROUTING_POLICY", copy)
+    [problem] = deploy_check.check_policy_copy()
+    assert "make deploy-rules" in problem
+    copy.write_text(deploy_check.ROUTER_DEFAULT_POLICY.read_text())
+    assert deploy_check.check_policy_copy() == []
