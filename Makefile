@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 KAFKA := deploy/local-kafka/kafka.sh
 SERVICES := ingest classifier router sla-monitor
+# Distributions installed into the venv besides the services: the shared schemas and the
+# local runner behind `make run`.
+DISTS := schemas $(foreach s,$(SERVICES),services/$(s)) deploy/local
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := .run/.system-packages
 PYTEST_ARGS ?=
@@ -22,10 +25,10 @@ help:
 
 venv: $(STAMP) ## create .venv and install every distribution, editable, with the dev tools
 
-$(STAMP): schemas/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) requirements-dev.txt
+$(STAMP): $(foreach d,$(DISTS),$(d)/pyproject.toml) requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --quiet --no-build-isolation -e schemas $(foreach s,$(SERVICES),-e services/$(s)) -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-build-isolation $(foreach d,$(DISTS),-e $(d)) -r requirements-dev.txt
 	@touch $@
 
 system-deps: $(SYSTEM_STAMP) ## Debian packages the tests use (prometheus, promtool, alertmanager, kcat)
@@ -62,7 +65,7 @@ lint: venv ## ruff
 	$(BIN)/ruff format --check .
 
 typecheck: venv ## mypy, strict
-	$(BIN)/mypy schemas/src $(foreach s,$(SERVICES),services/$(s)/src) tests deploy/checks
+	$(BIN)/mypy schemas/src $(foreach s,$(SERVICES),services/$(s)/src) deploy/local/src tests deploy/checks deploy/local/tests
 
 test: venv system-deps kafka-up $(TEST_PREREQS) lint typecheck ## everything CI runs: lint, types, all tests on a real broker
 	$(BIN)/pytest $(PYTEST_ARGS)

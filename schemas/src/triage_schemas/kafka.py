@@ -30,14 +30,16 @@ class KafkaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRIAGE_KAFKA_", extra="ignore")
 
     bootstrap_servers: str = Field(default="127.0.0.1:9092", description="comma-separated host:port list")
-    security_protocol: SecurityProtocol = "PLAINTEXT"
+    security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
+    )
     sasl_mechanism: SaslMechanism | None = Field(default=None, description="with SASL_PLAINTEXT or SASL_SSL")
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
+    sasl_username: str | None = Field(default=None, description="SASL user (from a Secret in Kubernetes)")
+    sasl_password: SecretStr | None = Field(default=None, description="SASL password (from a Secret in Kubernetes)")
     ssl_cafile: Path | None = Field(default=None, description="CA bundle that signed the brokers' certificates")
     ssl_certfile: Path | None = Field(default=None, description="client certificate, for mutual TLS")
     ssl_keyfile: Path | None = Field(default=None, description="client private key, for mutual TLS")
-    request_timeout_ms: int = Field(default=30_000, ge=1_000)
+    request_timeout_ms: int = Field(default=30_000, ge=1_000, description="Kafka request timeout")
 
     @model_validator(mode="after")
     def _check_security(self) -> "KafkaSettings":

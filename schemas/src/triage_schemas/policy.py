@@ -44,9 +44,9 @@ Seconds = Annotated[int, BeforeValidator(parse_duration), Field(ge=1)]
 class AlertFractions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    warning: float = Field(default=0.8, gt=0)
-    breach: float = Field(default=1.0, gt=0)
-    escalation: float = Field(default=2.0, gt=0)
+    warning: float = Field(default=0.8, gt=0, description="warning alert at this fraction of the target")
+    breach: float = Field(default=1.0, gt=0, description="breach alert at this fraction of the target")
+    escalation: float = Field(default=2.0, gt=0, description="tier-2 escalation at this fraction of the target")
 
     @model_validator(mode="after")
     def _ordered(self) -> "AlertFractions":

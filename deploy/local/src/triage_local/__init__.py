@@ -1,0 +1,1 @@
+"""social-triage on one machine: `make run`."""

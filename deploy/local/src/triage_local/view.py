@@ -1,0 +1,160 @@
+"""The live terminal view of `make run`: what flows through the pipeline, per message
+and per lane. ``follow`` reads the output topics; ``render`` draws one frame."""
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import ValidationError
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from triage_local.board import Board
+from triage_schemas import ConversationEvent, RoutedMessage, SlaAlert, parse_record
+from triage_schemas.kafka import KafkaSettings
+from triage_schemas.topics import TopicSettings
+
+STATE_STYLE = {
+    "running": "cyan",
+    "answered": "green",
+    "answered late": "yellow",
+    "warning": "yellow",
+    "BREACH": "bold red",
+    "ESCALATED": "bold magenta",
+    "no clock": "dim",
+    "resolved": "green",
+}
+PRIORITY_STYLE = {"P1": "bold red", "P2": "yellow", "P3": "white"}
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+def render(board: Board, now: datetime, footer: str = "") -> Group:
+    messages = Table(title="Latest messages", expand=True)
+    for column in ("time", "platform", "lane", "priority", "issue type", "owner", "tier", "clock"):
+        messages.add_column(column)
+    for row in board.recent:
+        state = board.state_of(row.conversation_id)
+        messages.add_row(
+            row.at.strftime("%H:%M:%S"),
+            row.platform,
+            row.lane,
+            Text(row.priority, style=PRIORITY_STYLE.get(row.priority, "")),
+            row.issue_type,
+            row.owner,
+            str(row.tier),
+            Text(state, style=STATE_STYLE.get(state, "")),
+        )
+    lanes = Table(title="Lanes", expand=True)
+    for column in ("lane", "backlog", "oldest unanswered", "median first response", "breaches"):
+        lanes.add_column(column)
+    for summary in board.lanes(now):
+        lanes.add_row(
+            summary.lane.value,
+            str(summary.backlog),
+            _duration(summary.oldest_unanswered_seconds),
+            _duration(summary.median_first_response_seconds),
+            Text(str(summary.breaches), style="bold red" if summary.breaches else ""),
+        )
+    counts = board.counts
+    totals = Text(f"routed {counts['routed']} · agent replies {counts['replies']} · SLA alerts {counts['alerts']}")
+    return Group(messages, lanes, totals, Text(footer, style="dim"))
+
+
+def status_line(board: Board, now: datetime) -> str:
+    """One JSON line for a terminal that is not a TTY (logs, CI)."""
+    return json.dumps(
+        {
+            "at": now.isoformat(timespec="seconds"),
+            **board.counts,
+            "lanes": {
+                s.lane.value: {
+                    "backlog": s.backlog,
+                    "breaches": s.breaches,
+                    "median_first_response_s": s.median_first_response_seconds,
+                }
+                for s in board.lanes(now)
+            },
+        }
+    )
+
+
+async def latest_consumer(kafka: KafkaSettings, *topic_names: str) -> AIOKafkaConsumer:
+    """A started consumer (no group) positioned at the current end of every partition of the
+    topics, so it sees exactly what is published after this returns."""
+    consumer = AIOKafkaConsumer(
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="latest",
+        **{k: v for k, v in kafka.admin_client_kwargs().items() if k != "request_timeout_ms"},
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()  # full metadata, so the partitions of every topic are known
+        partitions = [
+            TopicPartition(name, number) for name in topic_names for number in consumer.partitions_for_topic(name) or ()
+        ]
+        missing = [name for name in topic_names if not consumer.partitions_for_topic(name)]
+        if missing:
+            raise RuntimeError(f"topics not found: {', '.join(missing)} (create them with `make topics`)")
+        consumer.assign(partitions)
+        for partition in partitions:
+            await consumer.position(partition)
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer
+
+
+async def follow(
+    kafka: KafkaSettings,
+    topics: TopicSettings,
+    board: Board,
+    ready: asyncio.Event,
+    on_change: Callable[[], None] = lambda: None,
+) -> None:
+    """Feed the board from the output topics until cancelled."""
+    consumer = await latest_consumer(kafka, topics.routed, topics.conversation_events, topics.sla_alerts)
+    try:
+        ready.set()
+        while True:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                for record in records:
+                    try:
+                        parsed = parse_record(record.value)
+                    except ValidationError:
+                        continue  # not ours to judge: the stages dead-letter bad records
+                    if isinstance(parsed, RoutedMessage):
+                        board.add_routed(parsed)
+                    elif isinstance(parsed, ConversationEvent):
+                        board.add_event(parsed)
+                    elif isinstance(parsed, SlaAlert):
+                        board.add_alert(parsed)
+                        if not sys.stdout.isatty():
+                            print(
+                                json.dumps(
+                                    {"alert": parsed.kind.value, "lane": parsed.lane.value, "owner": parsed.owner}
+                                ),
+                                flush=True,
+                            )
+            if batches:
+                on_change()
+    finally:
+        await consumer.stop()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,72 @@
+"""The live view's numbers: backlog, oldest unanswered, median first response, breaches."""
+
+from datetime import timedelta
+
+from tests.sla_records import T0, event, routed
+from triage_local.board import Board
+from triage_schemas import ConversationEvent, Lane, RoutedMessage, SlaAlert
+
+
+def _routed(cid: str, seconds: float, **kw: object) -> RoutedMessage:
+    return RoutedMessage.model_validate(routed(cid, seconds, **kw))  # type: ignore[arg-type]
+
+
+def _reply(cid: str, seconds: float) -> ConversationEvent:
+    return ConversationEvent.model_validate(event(cid, "agent_replied", seconds))
+
+
+def _breach(cid: str, lane: str = "support") -> SlaAlert:
+    return SlaAlert.model_validate(
+        {
+            "alert_id": f"{cid}:breach",
+            "conversation_id": cid,
+            "kind": "breach",
+            "severity": "critical",
+            "lane": lane,
+            "priority": "P2",
+            "issue_type": "payment_issue",
+            "owner": "support-lead",
+            "tier": 1,
+            "target_seconds": 60,
+            "due_at": T0.isoformat(),
+            "elapsed_seconds": 60,
+            "at": T0.isoformat(),
+        }
+    )
+
+
+def test_lane_summary_counts_backlog_oldest_median_and_breaches() -> None:
+    board = Board()
+    board.add_routed(_routed("a", 0))
+    board.add_routed(_routed("b", 10))
+    board.add_routed(_routed("c", 20))
+    board.add_routed(_routed("spam", 5, target=None))
+    board.add_event(_reply("a", 30))
+    board.add_event(_reply("b", 100))  # 90 s
+    board.add_alert(_breach("c"))
+    support = next(s for s in board.lanes(T0 + timedelta(seconds=200)) if s.lane is Lane.SUPPORT)
+    assert support.backlog == 1  # c only: spam has no clock
+    assert support.oldest_unanswered_seconds == 180
+    assert support.median_first_response_seconds == 60  # median of 30 and 90
+    assert support.breaches == 1
+    assert board.state_of("c") == "BREACH"
+    assert board.state_of("spam") == "no clock"
+
+
+def test_a_reply_seen_before_its_routed_message_still_answers_it() -> None:
+    board = Board()
+    board.add_event(_reply("x", 40))
+    board.add_routed(_routed("x", 10))
+    assert board.state_of("x") == "answered"
+    support = next(s for s in board.lanes(T0) if s.lane is Lane.SUPPORT)
+    assert support.median_first_response_seconds == 30
+
+
+def test_a_follow_up_keeps_the_first_clock_and_late_answers_are_marked() -> None:
+    board = Board()
+    board.add_routed(_routed("y", 0))
+    board.add_alert(_breach("y"))
+    board.add_routed(_routed("y", 50))
+    board.add_event(_reply("y", 120))
+    assert board.state_of("y") == "answered late"
+    assert board.first_responses[Lane.SUPPORT] == [120]
