@@ -12,7 +12,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -28,12 +30,13 @@ REPO = Path(__file__).resolve().parents[4]
 KAFKA_SCRIPT = REPO / "deploy" / "local-kafka" / "kafka.sh"
 RUN_DIR = REPO / ".run"
 BIN = Path(sys.executable).parent
-SERVICE_PORTS = {"ingest": 8001, "classifier": 8002, "router": 8003, "sla-monitor": 8004}
+SERVICES = ("ingest", "classifier", "router", "sla-monitor")
+PORT_BASE = 8001  # ingest 8001, classifier 8002, router 8003, sla-monitor 8004: the services' defaults
 
 
-def service_env(service: str, with_demo: bool) -> dict[str, str]:
+def service_env(service: str, port: int, with_demo: bool) -> dict[str, str]:
     prefix = "TRIAGE_" + service.upper().replace("-", "_") + "_"
-    env = {f"{prefix}HTTP_HOST": "127.0.0.1", f"{prefix}HTTP_PORT": str(SERVICE_PORTS[service])}
+    env = {f"{prefix}HTTP_HOST": "127.0.0.1", f"{prefix}HTTP_PORT": str(port)}
     if with_demo:
         env.update(demo.service_env(service, REPO))
     return env
@@ -52,6 +55,15 @@ def broker_reachable(kafka: KafkaSettings) -> bool:
 
 async def run(args: argparse.Namespace) -> int:
     console = Console()
+    run_dir: Path = args.run_dir
+    ports = {service: args.port_base + n for n, service in enumerate(SERVICES)}
+    supervisor = Supervisor(run_dir)
+    leftovers = supervisor.leftovers()
+    if leftovers:
+        listed = ", ".join(f"{name} (pid {pid})" for name, pid in leftovers.items())
+        pids = " ".join(map(str, leftovers.values()))
+        console.print(f"[red]a previous run is still going: {listed}[/]; stop it with: kill {pids}")
+        return 1
     kafka, topics = KafkaSettings(), TopicSettings()
     started_kafka = False
     if not broker_reachable(kafka):
@@ -61,30 +73,30 @@ async def run(args: argparse.Namespace) -> int:
     created = await ensure_topics(kafka, topics)
     console.print(f"topics ready ({len(created)} created)")
 
-    supervisor = Supervisor(RUN_DIR)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     board = Board()
     try:
-        for service in SERVICE_PORTS:
+        for service, port in ports.items():
             supervisor.start(
                 Managed(
                     service,
                     [str(BIN / f"triage-{service}"), "serve"],
-                    service_env(service, not args.no_demo),
-                    RUN_DIR / "logs" / f"{service}.log",
-                    http_port=SERVICE_PORTS[service],
+                    service_env(service, port, not args.no_demo),
+                    run_dir / "logs" / f"{service}.log",
+                    http_port=port,
                 )
             )
         for managed in supervisor.processes:
-            await supervisor.wait_ready(managed)
+            if not await unless_stopped(supervisor.wait_ready(managed), stop):
+                return 130
             console.print(
                 f"[green]✓[/] {managed.name:<12} pid {managed.pid:<7} http://127.0.0.1:{managed.http_port}/metrics"
             )
-        console.print(f"wait times: http://127.0.0.1:{SERVICE_PORTS['sla-monitor']}/wait-times")
-        console.print(f"logs: {RUN_DIR.relative_to(REPO)}/logs/   stop: Ctrl-C")
+        console.print(f"wait times: http://127.0.0.1:{ports['sla-monitor']}/wait-times")
+        console.print(f"logs: {run_dir}/logs/   stop: Ctrl-C")
 
         ready = asyncio.Event()
         viewer = asyncio.create_task(follow(kafka, topics, board, ready))
@@ -95,7 +107,7 @@ async def run(args: argparse.Namespace) -> int:
                     "demo",
                     [str(BIN / "triage-local"), "demo"],
                     {},
-                    RUN_DIR / "logs" / "demo.log",
+                    run_dir / "logs" / "demo.log",
                 )
             )
             console.print("[bold]demo source[/] replaying platform events (brand replies on time for most)")
@@ -103,6 +115,9 @@ async def run(args: argparse.Namespace) -> int:
         viewer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await viewer
+    except (RuntimeError, TimeoutError) as error:
+        console.print(f"[red]{error or 'a service did not become ready in time'}[/] (logs in {run_dir}/logs/)")
+        return 1
     finally:
         console.print("stopping every process started here ...")
         codes = supervisor.stop_all()
@@ -110,6 +125,21 @@ async def run(args: argparse.Namespace) -> int:
         if started_kafka:
             await asyncio.to_thread(subprocess.run, [str(KAFKA_SCRIPT), "down"], check=False)
     return 0
+
+
+async def unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Run ``work`` unless Ctrl-C comes first; True when it finished."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
+    task.result()
+    return True
 
 
 async def show(
@@ -158,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--no-demo", action="store_true", help="no demo source: for real traffic")
     run_parser.add_argument("--headless", action="store_true", help="status as JSON lines instead of the live view")
     run_parser.add_argument("--duration", type=float, default=0, help="stop by itself after this many seconds")
+    run_parser.add_argument(
+        "--port-base", type=int, default=PORT_BASE, help="HTTP port of ingest; the others follow (default 8001)"
+    )
+    run_parser.add_argument("--run-dir", type=Path, default=RUN_DIR, help="where logs and pid files go (default .run)")
     sub.add_parser("view", help="the live view of a running pipeline")
     docs_parser = sub.add_parser("settings-doc", help="write the settings reference into README.md")
     docs_parser.add_argument("--check", action="store_true", help="exit 1 when README.md is stale")

@@ -38,6 +38,18 @@ class Supervisor:
     def pid_dir(self) -> Path:
         return self.run_dir / "pids"
 
+    def leftovers(self) -> dict[str, int]:
+        """Processes a previous run recorded and that still run (it was killed, not stopped)."""
+        alive = {}
+        for pid_file in sorted(self.pid_dir.glob("*.pid")) if self.pid_dir.exists() else []:
+            with contextlib.suppress(ValueError, ProcessLookupError, PermissionError):
+                pid = int(pid_file.read_text())
+                os.kill(pid, 0)
+                alive[pid_file.stem] = pid
+                continue
+            pid_file.unlink(missing_ok=True)
+        return alive
+
     def start(self, managed: Managed) -> Managed:
         self.pid_dir.mkdir(parents=True, exist_ok=True)
         managed.log_path.parent.mkdir(parents=True, exist_ok=True)

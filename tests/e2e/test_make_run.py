@@ -1,0 +1,66 @@
+"""`make run`'s runner: all four services up, routed messages and a breach from the demo
+within minutes, and Ctrl-C leaves no process behind."""
+
+import asyncio
+import json
+import os
+import random
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness import VENV_BIN, KafkaHarness, topic_env
+
+pytestmark = pytest.mark.kafka
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone for every purpose but the process table.
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(") ", 1)[1][:1] != "Z"
+
+
+async def test_demo_run_shows_routed_messages_and_a_breach_and_ctrl_c_stops_everything(
+    kafka: KafkaHarness, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    port_base = random.randrange(20_000, 40_000, 10)
+    runner = await asyncio.create_subprocess_exec(
+        str(VENV_BIN / "triage-local"), "run", "--headless", "--port-base", str(port_base), "--run-dir", str(run_dir),
+        env={**os.environ, "TRIAGE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, **topic_env(kafka.topics)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert runner.stdout is not None
+    seen: list[str] = []
+    status: dict[str, Any] = {}
+    try:
+        async with asyncio.timeout(170):
+            while True:
+                line = (await runner.stdout.readline()).decode(errors="replace")
+                assert line, "triage-local run ended early:\n" + "".join(seen[-30:])
+                seen.append(line)
+                if line.startswith('{"at"'):
+                    status = json.loads(line)
+                    breaches = sum(lane["breaches"] for lane in status["lanes"].values())
+                    if status["routed"] and breaches:
+                        break
+    except TimeoutError:
+        raise AssertionError("no routed message and breach within the time limit:\n" + "".join(seen[-30:])) from None
+    output = "".join(seen)
+    for stage in ("ingest", "classifier", "router", "sla-monitor"):
+        assert f"{stage}" in output and "http://127.0.0.1:" in output
+    assert "/wait-times" in output
+    pids = {p.stem: int(p.read_text()) for p in (run_dir / "pids").glob("*.pid")}
+    assert set(pids) == {"ingest", "classifier", "router", "sla-monitor", "demo"}
+
+    runner.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    rest, _ = await asyncio.wait_for(runner.communicate(), 90)
+    assert runner.returncode == 0, rest.decode(errors="replace")
+    assert [name for name, pid in pids.items() if alive(pid)] == []
+    assert list((run_dir / "pids").glob("*.pid")) == []
