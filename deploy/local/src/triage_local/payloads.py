@@ -246,7 +246,7 @@ def x_dm(uid: str, customer: Customer, text: str, at: datetime, *, from_brand: b
     # developer.x.com/en/docs/x-api/enterprise/account-activity-api (direct_message_events)
     brand = BRAND_IDS[Platform.X]
     sender, recipient = (brand, customer.id) if from_brand else (customer.id, brand)
-    dm_id = f"1{uid}"
+    dm_id = str(int(uid, 16))  # X ids are numbers
     payload = {
         "for_user_id": brand,
         "direct_message_events": [
@@ -279,7 +279,7 @@ def x_echo(uid: str, customer: Customer, text: str, at: datetime) -> Event:
 def x_mention(uid: str, customer: Customer, text: str, at: datetime) -> Event:
     # Account Activity tweet_create_events carry v1.1 Tweet objects.
     brand = BRAND_IDS[Platform.X]
-    tweet_id = f"1{uid}"
+    tweet_id = str(int(uid, 16))
     handle = BRAND_HANDLES[Platform.X]
     body = f"@{handle} {text}"
     payload = {

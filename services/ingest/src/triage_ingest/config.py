@@ -3,11 +3,35 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from triage_ingest.webhooks.settings import WebhookSettings
+from triage_schemas.enums import Platform
 from triage_schemas.settings import ServiceSettings
 
 
 class IngestSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="TRIAGE_INGEST_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_INGEST_", env_nested_delimiter="__", extra="ignore")
 
     consumer_group: str = Field(default="triage-ingest", description="Kafka consumer group")
-    http_port: int = Field(default=8001, ge=0, le=65535, description="port for /metrics, /healthz, /readyz")
+    http_port: int = Field(default=8001, ge=0, le=65535, description="port for /metrics, /healthz, /readyz, /webhooks")
+    brand_account_ids: dict[Platform, list[str]] = Field(
+        default_factory=dict,
+        description='the brand\'s own account ids per platform, as JSON ({"x": ["2244994945"]}): their messages '
+        "are brand replies; the envelope's account_id counts too",
+    )
+    dedupe_window_seconds: float = Field(
+        default=86_400, gt=0, description="a message id seen again within this window is a duplicate"
+    )
+    dedupe_max_ids: int = Field(default=1_000_000, ge=1, description="most message ids remembered for deduplication")
+    max_record_bytes: int = Field(default=512 * 1024, ge=1024, description="larger raw records are dead-lettered")
+    max_text_chars: int = Field(default=20_000, ge=1, description="messages with longer text are dead-lettered")
+    order_number_pattern: str = Field(
+        default=(
+            r"\border\s*(?:no\.?|number|nr|n°|#)?\s*:?\s*#?[A-Z]{0,4}-?\d{4,}"
+            r"|#[A-Z]{0,4}-?\d{4,}\b"
+            r"|\bcommande\s*(?:n°|#)?\s*\d{4,}"
+            r"|\bpedido\s*(?:n[º°o]\.?|#)?\s*\d{4,}"
+        ),
+        description="regular expression for order numbers (personal data: the order links to a customer)",
+    )
+    batch_size: int = Field(default=500, ge=1, description="raw records consumed per batch")
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings, description="the webhook receiver")

@@ -52,3 +52,100 @@ def message_id(platform: Platform, platform_id: str) -> str:
 def from_unix(seconds: float | int | str, *, millis: bool = False) -> datetime:
     value = float(seconds)
     return datetime.fromtimestamp(value / 1000 if millis else value, UTC)
+
+
+_MISSING = object()
+
+
+def _step(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def need(data: Any, path: str, *keys: str | int) -> Any:
+    """The value at ``keys`` under ``data`` (found at ``path``), or a PayloadError naming
+    the first missing step: ``entry[0].messaging[1].sender.id is missing``."""
+    current, here = data, path
+    for key in keys:
+        here = _step(here, key)
+        if isinstance(key, int):
+            found = current[key] if isinstance(current, list) and -len(current) <= key < len(current) else _MISSING
+        else:
+            found = current.get(key, _MISSING) if isinstance(current, dict) else _MISSING
+        if found is _MISSING or found is None:
+            raise PayloadError(f"{here} is missing")
+        current = found
+    return current
+
+
+def need_str(data: Any, path: str, *keys: str | int) -> str:
+    """A string or a number given as an id (platforms send both), as a string."""
+    value = need(data, path, *keys)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise PayloadError(f"{_path(path, keys)} must be a string, not {type(value).__name__}")
+    if isinstance(value, str) and not value.strip():
+        raise PayloadError(f"{_path(path, keys)} is empty")
+    return str(value)
+
+
+def need_list(data: Any, path: str, *keys: str | int) -> list[Any]:
+    value = need(data, path, *keys)
+    if not isinstance(value, list):
+        raise PayloadError(f"{_path(path, keys)} must be a list, not {type(value).__name__}")
+    return value
+
+
+def optional(data: Any, *keys: str | int) -> Any:
+    """The value at ``keys``, or None when any step is absent."""
+    current = data
+    for key in keys:
+        if isinstance(key, int):
+            current = current[key] if isinstance(current, list) and -len(current) <= key < len(current) else None
+        else:
+            current = current.get(key) if isinstance(current, dict) else None
+        if current is None:
+            return None
+    return current
+
+
+def optional_str(data: Any, *keys: str | int) -> str | None:
+    value = optional(data, *keys)
+    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) and str(value) else None
+
+
+def optional_int(data: Any, *keys: str | int) -> int | None:
+    value = optional(data, *keys)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def timestamp(data: Any, path: str, *keys: str | int, millis: bool = False) -> datetime:
+    """A unix timestamp field (seconds or milliseconds, number or numeric string)."""
+    value = need(data, path, *keys)
+    try:
+        return from_unix(value, millis=millis)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise PayloadError(f"{_path(path, keys)} is not a unix timestamp: {str(value)[:40]!r}") from None
+
+
+def iso_timestamp(data: Any, path: str, *keys: str | int) -> datetime:
+    value = need_str(data, path, *keys)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise PayloadError(f"{_path(path, keys)} is not an ISO-8601 time: {value[:40]!r}") from None
+    if parsed.tzinfo is None:
+        raise PayloadError(f"{_path(path, keys)} has no time zone: {value[:40]!r}")
+    return parsed.astimezone(UTC)
+
+
+def _path(path: str, keys: tuple[str | int, ...]) -> str:
+    for key in keys:
+        path = _step(path, key)
+    return path

@@ -1,9 +1,15 @@
-"""messenger adapter (not written yet)."""
+"""Facebook Messenger: ``object: page`` webhooks with ``entry[].messaging[]`` events.
+
+Conversation: the DM thread of the page and the customer, ``messenger:dm:<page id>:<PSID>``.
+An echo (``message.is_echo``, the page's own message) is outbound.
+Doc: developers.facebook.com/docs/messenger-platform/webhooks
+"""
 
 from typing import Any
 
-from triage_ingest.adapters.base import AdapterContext, Extracted, PayloadError
+from triage_ingest.adapters.base import AdapterContext, Extracted
+from triage_ingest.adapters.meta import messaging_events
 
 
 def parse(payload: dict[str, Any], context: AdapterContext) -> list[Extracted]:
-    raise PayloadError("the messenger adapter is not written yet")
+    return messaging_events(payload, context, "page")

@@ -1,0 +1,160 @@
+"""From a raw envelope's bytes to normalised messages and brand-reply events.
+
+The steps, each with a reason a person can act on when it fails: size limit, UTF-8,
+JSON, the envelope's schema, a known platform, the platform's payload shape (its
+adapter), hostile text. Then each message found is flagged for personal data, checked
+against recently seen ids, and either published as a message (a customer wrote) or as
+an ``agent_replied`` conversation event (the brand wrote), which stops the SLA clock.
+No Kafka here: the service and the ``normalize`` command both call it.
+"""
+
+import json
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from triage_ingest.adapters import ADAPTERS
+from triage_ingest.adapters.base import AdapterContext, PayloadError, Skipped
+from triage_ingest.dedupe import RecentIds
+from triage_ingest.pii import PiiDetector
+from triage_schemas.delivery import Rejected
+from triage_schemas.enums import ConversationEventType, Direction, Platform
+from triage_schemas.records import ConversationEvent, RawEnvelope, SocialMessage
+
+# C0 and C1 control characters other than tab, newline and carriage return: terminal
+# escapes, NULs and the like have no place in a customer's message.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_record_bytes: int
+    max_text_chars: int
+
+
+@dataclass
+class Normalized:
+    """What one raw envelope produced."""
+
+    platform: Platform
+    messages: list[SocialMessage] = field(default_factory=list)
+    events: list[ConversationEvent] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0
+
+
+class Normalizer:
+    def __init__(
+        self,
+        brand_account_ids: Mapping[Platform, frozenset[str]],
+        pii: PiiDetector,
+        recent: RecentIds,
+        limits: Limits,
+    ) -> None:
+        self.brand_account_ids = brand_account_ids
+        self.pii = pii
+        self.recent = recent
+        self.limits = limits
+
+    def envelope(self, raw: bytes) -> RawEnvelope:
+        if len(raw) > self.limits.max_record_bytes:
+            raise Rejected(
+                f"record is {len(raw):,} bytes, over the {self.limits.max_record_bytes:,}-byte limit "
+                "(TRIAGE_INGEST_MAX_RECORD_BYTES)"
+            )
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise Rejected(f"record is not valid UTF-8 (byte {error.start}: {error.reason})") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise Rejected(f"record is not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+        if not isinstance(data, dict):
+            raise Rejected(f"record is a JSON {type(data).__name__}, not a raw_envelope object")
+        if data.get("record_type", "raw_envelope") != "raw_envelope":
+            raise Rejected(f"record_type is {data.get('record_type')!r}; social.raw takes raw_envelope records")
+        platform = data.get("platform")
+        if isinstance(platform, str) and platform not in Platform.__members__.values():
+            known = ", ".join(p.value for p in Platform)
+            raise Rejected(f"unknown platform {platform[:40]!r}; known platforms: {known}")
+        try:
+            return RawEnvelope.model_validate(data)
+        except ValidationError as error:
+            raise Rejected("not a valid raw_envelope: " + _validation_summary(error)) from None
+
+    def record(self, raw: bytes, now: float) -> Normalized:
+        envelope = self.envelope(raw)
+        return self.payload(envelope.platform, envelope.payload, envelope.received_at, envelope.account_id, now)
+
+    def payload(
+        self, platform: Platform, payload: dict[str, Any], received_at: datetime, account_id: str | None, now: float
+    ) -> Normalized:
+        context = AdapterContext(
+            platform=platform,
+            received_at=received_at,
+            account_id=account_id,
+            brand_account_ids=self.brand_account_ids.get(platform, frozenset()),
+        )
+        try:
+            extracted = ADAPTERS[platform](payload, context)
+        except PayloadError as error:
+            raise Rejected(f"{platform.value} payload: {error}") from None
+        except (TypeError, AttributeError, KeyError, ValueError) as error:
+            # An adapter met a shape its platform never sends: still the payload's fault.
+            raise Rejected(f"{platform.value} payload has an unexpected shape ({type(error).__name__})") from None
+        for position, item in enumerate(extracted):
+            if isinstance(item, SocialMessage):
+                self._check_text(item.text, position)
+        result = Normalized(platform)
+        for item in extracted:
+            if isinstance(item, Skipped):
+                result.skipped[item.kind] += 1
+            elif not self.recent.first_time(item.message_id, now):
+                result.duplicates += 1
+            elif item.direction is Direction.OUTBOUND:
+                result.events.append(brand_reply(item))
+            else:
+                result.messages.append(item.model_copy(update={"pii": self.pii.kinds(item.text)}))
+        return result
+
+    def _check_text(self, text: str, position: int) -> None:
+        if len(text) > self.limits.max_text_chars:
+            raise Rejected(
+                f"message {position} has {len(text):,} characters of text, over the "
+                f"{self.limits.max_text_chars:,}-character limit (TRIAGE_INGEST_MAX_TEXT_CHARS)"
+            )
+        bad = CONTROL.search(text) or SURROGATE.search(text)
+        if bad is not None:
+            what = "an unpaired surrogate" if SURROGATE.match(bad.group()) else "a control character"
+            raise Rejected(
+                f"message {position} text has U+{ord(bad.group()):04X} ({what}) at position {bad.start()}: "
+                "control characters and unpaired surrogates are not accepted"
+            )
+
+
+def brand_reply(message: SocialMessage) -> ConversationEvent:
+    """The brand wrote in the conversation: its first such message stops the SLA clock."""
+    return ConversationEvent(
+        event_id=f"ingest:{message.message_id}",
+        conversation_id=message.conversation_id,
+        type=ConversationEventType.AGENT_REPLIED,
+        at=message.created_at,
+        actor=message.author.id,
+        platform=message.platform,
+        message_id=message.message_id,
+    )
+
+
+def _validation_summary(error: ValidationError) -> str:
+    parts = []
+    for problem in error.errors()[:5]:
+        where = ".".join(str(p) for p in problem["loc"]) or "record"
+        parts.append(f"{where}: {problem['msg']}")
+    return "; ".join(parts)
