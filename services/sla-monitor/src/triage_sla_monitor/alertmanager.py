@@ -16,6 +16,7 @@ from prometheus_client import Counter
 
 from triage_schemas.logs import log_event
 from triage_sla_monitor.clock import Alert, Subject
+from triage_sla_monitor.inputs import alert_tier
 
 POSTS = Counter("triage_sla_alertmanager_posts_total", "Posts to Alertmanager", ["outcome"])
 
@@ -44,9 +45,8 @@ class Alertmanager:
         self._task: asyncio.Task[None] | None = None
 
     def fire(self, alert: Alert) -> None:
-        tier = 2 if alert.kind.value == "escalation" else alert.subject.tier
         body = labels(alert.conversation_id, alert.clock_number, alert.subject)
-        body["tier"] = str(max(tier, alert.subject.tier))
+        body["tier"] = str(alert_tier(alert))
         body["severity"] = "critical"
         body["kind"] = alert.kind.value
         start = datetime.fromtimestamp(alert.due_at, UTC)

@@ -41,7 +41,9 @@ class Monitor:
         self.settings = settings
         self.logger = logger
         self.store = ClockStore(settings.alerts)
-        self.figures = Figures(settings.wait_sample, settings.dm_badge_window_seconds)
+        self.figures = Figures(
+            settings.wait_sample, settings.dm_badge_window_seconds, buckets=settings.histogram_buckets_seconds
+        )
         self.dirty: set[str] = set()
         self.lock = asyncio.Lock()
         self.producer: AIOKafkaProducer | None = None

@@ -1,10 +1,11 @@
 """Settings of the sla-monitor service (env ``TRIAGE_SLA_MONITOR_<FIELD>``)."""
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from triage_schemas.policy import AlertFractions
 from triage_schemas.settings import ServiceSettings
+from triage_sla_monitor.metrics import BUCKETS
 
 
 class SlaMonitorSettings(ServiceSettings):
@@ -23,4 +24,16 @@ class SlaMonitorSettings(ServiceSettings):
     )
     alertmanager_url: str | None = Field(default=None, description="Alertmanager base URL; unset = no posting")
     dm_badge_window_seconds: float = Field(default=300, gt=0, description="'very responsive' badge reply window")
+    histogram_buckets_seconds: tuple[float, ...] = Field(
+        default=BUCKETS,
+        min_length=1,
+        description="upper bounds of the first-response and resolution histograms, as a JSON list (minutes to days)",
+    )
     wait_sample: int = Field(default=200, ge=1, description="recent first responses behind the wait estimate")
+
+    @field_validator("histogram_buckets_seconds")
+    @classmethod
+    def _increasing(cls, buckets: tuple[float, ...]) -> tuple[float, ...]:
+        if any(b <= 0 for b in buckets) or list(buckets) != sorted(set(buckets)):
+            raise ValueError("histogram buckets must be positive and strictly increasing")
+        return buckets

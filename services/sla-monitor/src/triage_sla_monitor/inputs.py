@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from triage_schemas.enums import AlertKind, ConversationEventType, Direction, Severity
+from triage_schemas.enums import AlertKind, ConversationEventType, Direction, Severity, Tier
 from triage_schemas.policy import SlaPolicy
 from triage_schemas.records import ConversationEvent, RoutedMessage, SlaAlert
 from triage_sla_monitor.clock import Alert, Facts, Subject
@@ -55,6 +55,14 @@ def fact_of(event: ConversationEvent) -> Facts | None:
     return FACTS[event.type]
 
 
+def alert_tier(alert: Alert) -> int:
+    """The spec's tier 2: a breach still unanswered at twice its target goes to leadership,
+    whatever tier the routed message had."""
+    if alert.kind is AlertKind.ESCALATION:
+        return max(int(alert.subject.tier), int(Tier.LEADERSHIP))
+    return int(alert.subject.tier)
+
+
 def alert_record(alert: Alert) -> SlaAlert:
     s = alert.subject
     return SlaAlert.model_validate(
@@ -68,7 +76,7 @@ def alert_record(alert: Alert) -> SlaAlert:
             "issue_type": s.issue_type,
             "platform": s.platform,
             "owner": s.owner,
-            "tier": s.tier,
+            "tier": alert_tier(alert),
             "target_seconds": s.target_seconds,
             "due_at": datetime.fromtimestamp(alert.due_at, UTC),
             "elapsed_seconds": round(alert.elapsed_seconds, 3),

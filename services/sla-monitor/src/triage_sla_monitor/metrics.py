@@ -4,20 +4,28 @@ platform and kind only: bounded sets, never a conversation or author id."""
 import statistics
 from collections import defaultdict, deque
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 
 from triage_sla_monitor.clock import Alert, Answered, ClockStore, Resolved
 
-# minutes to days
+# minutes to days; the default of TRIAGE_SLA_MONITOR_HISTOGRAM_BUCKETS_SECONDS
 BUCKETS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 172800, 604800)
 
-FIRST_RESPONSE = Histogram(
-    "triage_sla_first_response_seconds", "Time to first agent reply", ["lane", "priority", "platform"], buckets=BUCKETS
-)
-RESOLUTION = Histogram(
-    "triage_sla_resolution_seconds", "Time from first customer message to resolution", ["lane", "priority", "platform"],
-    buckets=BUCKETS,
-)  # fmt: skip
+_histograms: dict[str, tuple[tuple[float, ...], Histogram]] = {}
+
+
+def _histogram(name: str, documentation: str, buckets: tuple[float, ...]) -> Histogram:
+    """One histogram per name in the process registry, with the configured buckets."""
+    known = _histograms.get(name)
+    if known is not None and known[0] == buckets:
+        return known[1]
+    if known is not None:
+        REGISTRY.unregister(known[1])
+    histogram = Histogram(name, documentation, ["lane", "priority", "platform"], buckets=buckets)
+    _histograms[name] = (buckets, histogram)
+    return histogram
+
+
 ALERTS = Counter("triage_sla_alerts_total", "SLA alerts fired", ["kind", "lane", "priority"])
 OPEN = Gauge("triage_sla_open_conversations", "Conversations not resolved", ["lane"])
 UNANSWERED = Gauge("triage_sla_unanswered_conversations", "Conversations waiting for a first reply", ["lane"])
@@ -27,6 +35,11 @@ OLDEST = Gauge(
 DM_FAST_SHARE = Gauge(
     "triage_sla_dm_answered_within_share", "Share of direct messages answered within the badge window, last 7 days"
 )
+OVERDUE = Gauge(
+    "triage_sla_overdue_conversations",
+    "Conversations still waiting for a first reply past their target (paused time not counted)",
+    ["lane", "priority"],
+)
 WAIT = Gauge("triage_sla_estimated_wait_seconds", "Median of recent first responses", ["lane"])
 
 DAY = 86_400.0
@@ -35,7 +48,13 @@ DAY = 86_400.0
 class Figures:
     """Recent first responses per lane (for the wait banner) and hourly DM buckets (for the badge)."""
 
-    def __init__(self, recent: int, dm_window_seconds: float, dm_days: int = 7) -> None:
+    def __init__(
+        self, recent: int, dm_window_seconds: float, dm_days: int = 7, buckets: tuple[float, ...] = BUCKETS
+    ) -> None:
+        self.first_response = _histogram("triage_sla_first_response_seconds", "Time to first agent reply", buckets)
+        self.resolution = _histogram(
+            "triage_sla_resolution_seconds", "Time from first customer message to resolution", buckets
+        )
         self.recent: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=recent))
         self.dm_window = dm_window_seconds
         self.dm_days = dm_days
@@ -43,7 +62,7 @@ class Figures:
 
     def answered(self, outcome: Answered, now: float) -> None:
         s = outcome.subject
-        FIRST_RESPONSE.labels(s.lane, s.priority, s.platform).observe(outcome.first_response_seconds)
+        self.first_response.labels(s.lane, s.priority, s.platform).observe(outcome.first_response_seconds)
         self.recent[s.lane].append(outcome.first_response_seconds)
         if s.channel == "direct_message":
             bucket = self.dm_hours.setdefault(int(now // 3600), [0, 0])
@@ -52,7 +71,7 @@ class Figures:
 
     def resolved(self, outcome: Resolved) -> None:
         s = outcome.subject
-        RESOLUTION.labels(s.lane, s.priority, s.platform).observe(outcome.resolution_seconds)
+        self.resolution.labels(s.lane, s.priority, s.platform).observe(outcome.resolution_seconds)
 
     def alert(self, alert: Alert) -> None:
         ALERTS.labels(alert.kind.value, alert.subject.lane, alert.subject.priority).inc()
@@ -65,6 +84,7 @@ class Figures:
         open_: dict[str, int] = defaultdict(int)
         waiting: dict[str, int] = defaultdict(int)
         oldest: dict[str, float] = defaultdict(float)
+        overdue: dict[tuple[str, str], int] = defaultdict(int)
         for clock in store.clocks.values():
             if clock.subject is None or clock.resolved_at is not None:
                 continue
@@ -72,8 +92,12 @@ class Figures:
             open_[lane] += 1
             if clock.running():
                 waiting[lane] += 1
-                oldest[lane] = max(oldest[lane], clock.elapsed(now))
+                elapsed = clock.elapsed(now)
+                oldest[lane] = max(oldest[lane], elapsed)
+                overdue[lane, clock.subject.priority] += elapsed >= clock.subject.target_seconds
         for lane in ("community", "sales", "support", "risk"):
+            for priority in ("P1", "P2", "P3"):
+                OVERDUE.labels(lane, priority).set(overdue[lane, priority])
             OPEN.labels(lane).set(open_[lane])
             UNANSWERED.labels(lane).set(waiting[lane])
             OLDEST.labels(lane).set(oldest[lane])
