@@ -37,6 +37,16 @@ async def test_demo_run_shows_routed_messages_and_a_breach_and_ctrl_c_stops_ever
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     assert runner.stdout is not None
+    try:
+        await _until_breach_then_ctrl_c(runner, run_dir, port_base)
+    finally:
+        if runner.returncode is None:
+            runner.send_signal(signal.SIGINT)
+            await asyncio.wait_for(runner.wait(), 90)
+
+
+async def _until_breach_then_ctrl_c(runner: asyncio.subprocess.Process, run_dir: Path, port_base: int) -> None:
+    assert runner.stdout is not None
     seen: list[str] = []
     status: dict[str, Any] = {}
     try:

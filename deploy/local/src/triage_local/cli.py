@@ -100,7 +100,9 @@ async def run(args: argparse.Namespace) -> int:
 
         ready = asyncio.Event()
         viewer = asyncio.create_task(follow(kafka, topics, board, ready))
-        await ready.wait()
+        if not await unless_stopped(view_ready(viewer, ready), stop):
+            viewer.cancel()
+            return 130
         if not args.no_demo:
             supervisor.start(
                 Managed(
@@ -125,6 +127,15 @@ async def run(args: argparse.Namespace) -> int:
         if started_kafka:
             await asyncio.to_thread(subprocess.run, [str(KAFKA_SCRIPT), "down"], check=False)
     return 0
+
+
+async def view_ready(viewer: "asyncio.Task[None]", ready: asyncio.Event) -> None:
+    """Wait until the view follows the topics, or raise why it could not."""
+    waiting = asyncio.create_task(ready.wait())
+    await asyncio.wait({viewer, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    waiting.cancel()
+    if viewer.done():
+        viewer.result()
 
 
 async def unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import ValidationError
 from rich.console import Group
 from rich.table import Table
@@ -94,6 +95,16 @@ def status_line(board: Board, now: datetime) -> str:
 async def latest_consumer(kafka: KafkaSettings, *topic_names: str) -> AIOKafkaConsumer:
     """A started consumer (no group) positioned at the current end of every partition of the
     topics, so it sees exactly what is published after this returns."""
+    admin = AIOKafkaAdminClient(**kafka.admin_client_kwargs())
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topic_names))
+    finally:
+        await admin.close()
+    missing = [t["topic"] for t in described if t.get("error_code") or not t.get("partitions")]
+    if missing:
+        raise RuntimeError(f"topics not found: {', '.join(missing)} (create them with `make topics`)")
+    partitions = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
     consumer = AIOKafkaConsumer(
         group_id=None,
         enable_auto_commit=False,
@@ -102,13 +113,6 @@ async def latest_consumer(kafka: KafkaSettings, *topic_names: str) -> AIOKafkaCo
     )
     await consumer.start()
     try:
-        await consumer.topics()  # full metadata, so the partitions of every topic are known
-        partitions = [
-            TopicPartition(name, number) for name in topic_names for number in consumer.partitions_for_topic(name) or ()
-        ]
-        missing = [name for name in topic_names if not consumer.partitions_for_topic(name)]
-        if missing:
-            raise RuntimeError(f"topics not found: {', '.join(missing)} (create them with `make topics`)")
         consumer.assign(partitions)
         for partition in partitions:
             await consumer.position(partition)
