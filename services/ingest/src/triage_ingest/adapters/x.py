@@ -66,7 +66,9 @@ def _tweet(tweet: Any, here: str, brand: str, context: AdapterContext) -> Social
     author = need_str(tweet, here, "user", "id_str")
     parent = optional_str(tweet, "in_reply_to_status_id_str")
     outbound = author == brand or context.is_brand(author)
-    replying_to_brand = optional_str(tweet, "in_reply_to_user_id_str") == brand
+    # A post that starts with @brand has in_reply_to_user_id set without replying to a post:
+    # that is a mention; a reply in one of the brand's threads is a public comment.
+    replying_to_brand = parent is not None and optional_str(tweet, "in_reply_to_user_id_str") == brand
     handle = optional_str(tweet, "user", "screen_name")
     text = optional(tweet, "extended_tweet", "full_text") or need_str(tweet, here, "text")
     return SocialMessage(
