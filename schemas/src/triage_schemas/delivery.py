@@ -80,11 +80,20 @@ ProcessOne = Callable[[Inbound], Sequence[Outbound]]
 ProcessBatch = Callable[[Sequence[Inbound]], Sequence[Result]]
 
 
+# A dead letter must itself fit in a Kafka record (1 MiB by default) once escaped as JSON
+# or base64, or publishing it would fail and stall the stage on the poison record.
+MAX_DEAD_LETTER_ORIGINAL = 256 * 1024
+
+
 def dead_letter(stage: str, inbound: Inbound, reason: str) -> DeadLetter:
+    value = inbound.value
+    if len(value) > MAX_DEAD_LETTER_ORIGINAL:
+        reason += f" (original truncated to its first {MAX_DEAD_LETTER_ORIGINAL:,} of {len(value):,} bytes)"
+        value = value[:MAX_DEAD_LETTER_ORIGINAL]
     try:
-        original, encoding = inbound.value.decode("utf-8"), "utf-8"
+        original, encoding = value.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
-        original, encoding = base64.b64encode(inbound.value).decode("ascii"), "base64"
+        original, encoding = base64.b64encode(value).decode("ascii"), "base64"
     return DeadLetter(
         stage=stage,
         error=reason,
