@@ -62,7 +62,7 @@ schemas: venv ## export the JSON Schema of every record to schemas/json/
 
 lint: venv ## ruff
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff format --no-cache --check .
 
 typecheck: venv ## mypy, strict
 	$(BIN)/mypy schemas/src $(foreach s,$(SERVICES),services/$(s)/src) deploy/local/src tests deploy/checks deploy/local/tests
