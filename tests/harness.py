@@ -130,14 +130,16 @@ class KafkaHarness:
             headers=[(name, raw.encode("utf-8")) for name, raw in (headers or {}).items()],
         )
 
-    async def consumer(self, *topics: str) -> AIOKafkaConsumer:
-        """A consumer that reads ``topics`` from the beginning, outside any group."""
+    async def consumer(self, *topics: str, read_committed: bool = False) -> AIOKafkaConsumer:
+        """A consumer that reads ``topics`` from the beginning, outside any group;
+        ``read_committed`` skips what aborted transactions wrote (the SLA monitor's alerts)."""
         consumer = AIOKafkaConsumer(
             *topics,
             bootstrap_servers=self.bootstrap,
             group_id=None,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
+            isolation_level="read_committed" if read_committed else "read_uncommitted",
         )
         await consumer.start()
         self._consumers.append(consumer)

@@ -66,15 +66,7 @@ async def test_no_reply_gives_warning_breach_escalation_once_each_and_a_reply_gi
 async def committed_reader(kafka: KafkaHarness) -> AIOKafkaConsumer:
     # alerts are written in transactions: a reader that must not see an aborted one (a
     # monitor killed between send and commit) reads committed records only
-    reader = AIOKafkaConsumer(
-        kafka.topics.sla_alerts,
-        bootstrap_servers=kafka.bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-    )
-    await reader.start()
-    return reader
+    return await kafka.consumer(kafka.topics.sla_alerts, read_committed=True)
 
 
 async def test_killed_mid_clock_and_restarted_still_breaches_once(

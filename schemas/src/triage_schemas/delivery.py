@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from prometheus_client import Counter, Gauge
@@ -210,18 +211,25 @@ def _raw_bytes(message: Any) -> Any:
 def subscribe(
     broker: KafkaBroker,
     stage: Stage,
-    topic: str,
+    topic: str | Sequence[str],
     group_id: str,
     process: ProcessBatch,
     *,
     batch: bool = False,
     max_records: int = 500,
     extra: Callable[[Sequence[Inbound]], Awaitable[None]] | None = None,
+    listener: ConsumerRebalanceListener | None = None,
+    co_partitioned: bool = False,
 ) -> None:
-    """Wire ``process`` to ``topic`` with commit-after-publish semantics.
+    """Wire ``process`` to ``topic`` (or several, read by one consumer) with
+    commit-after-publish semantics.
 
     ``extra``, when given, runs after the outputs are published and before the
-    commit (the SLA monitor uses it to persist its clocks).
+    commit (the SLA monitor uses it to persist its clocks); ``listener`` hears of
+    partitions assigned and revoked (the SLA monitor restores and drops clocks).
+    ``co_partitioned`` topics share keys and partition counts: range assignment gives
+    each member the same partition numbers of every topic (the default round robin
+    would split a partition number across members).
     """
 
     async def handler(message: KafkaMessage) -> None:
@@ -242,7 +250,12 @@ def subscribe(
         "decoder": _raw_bytes,
         "no_reply": True,
     }
+    if listener is not None:
+        options["listener"] = listener
+    if co_partitioned:
+        options["partition_assignment_strategy"] = (RangePartitionAssignor,)
+    topics = (topic,) if isinstance(topic, str) else tuple(topic)
     if batch:
-        broker.subscriber(topic, batch=True, max_records=max_records, **options)(handler)
+        broker.subscriber(*topics, batch=True, max_records=max_records, **options)(handler)
     else:
-        broker.subscriber(topic, **options)(handler)
+        broker.subscriber(*topics, **options)(handler)

@@ -5,6 +5,16 @@ input offsets are committed (the ``extra`` hook of the shared delivery step), an
 fired alert is written together with the clock that records it as sent, in one Kafka
 transaction. A restart therefore finds each clock as it was and every alert it already
 sent: none is lost and none repeats. State is read back with ``read_committed``.
+
+Replicas: ``social.routed``, ``social.conversation-events`` and ``social.sla-state`` are
+co-partitioned, and one consumer reads both inputs, so a conversation's inputs and its
+clock live on the same partition number. A clock is written to the state partition of
+the input that touched it. When the group assigns a partition, its clocks are restored
+from that state partition before any of its inputs is processed; when a partition is
+revoked, the clocks in hand are persisted and firing stops until the new assignment,
+and clocks of partitions this replica no longer owns are dropped. Kafka's (eager)
+rebalance revokes from every member before it assigns, so two replicas never fire the
+same clock.
 """
 
 import asyncio
@@ -15,7 +25,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -45,6 +56,10 @@ class Monitor:
             settings.wait_sample, settings.dm_badge_window_seconds, buckets=settings.histogram_buckets_seconds
         )
         self.dirty: set[str] = set()
+        # the input (and state) partition of each clock, so a revoked partition's clocks can go
+        self.partition_of: dict[str, int] = {}
+        self.owned: set[int] = set()
+        self.firing = False  # off from a revocation until the next assignment
         self.lock = asyncio.Lock()
         self.producer: AIOKafkaProducer | None = None
         self.alertmanager = Alertmanager(settings.alertmanager_url, logger) if settings.alertmanager_url else None
@@ -55,52 +70,76 @@ class Monitor:
         return AIOKafkaProducer(
             **kwargs,
             transactional_id=self.settings.transactional_id,
+            transaction_timeout_ms=int(self.settings.transaction_timeout_seconds * 1000),
             enable_idempotence=True,
             acks="all",
         )
 
-    async def restore(self) -> int:
-        """Load every committed clock of the state topic (aborting a crashed predecessor's transaction first)."""
-        producer = self.make_producer()
+    async def restore(self, partitions: set[int]) -> int:
+        """Load the committed clocks of these state partitions (a killed replica's open
+        transaction was aborted by our producer's start, or times out)."""
         topic = self.settings.topics.sla_state
-        await producer.start()  # init_transactions fences and aborts what a killed replica left open
-        try:
-            partitions = [TopicPartition(topic, p) for p in sorted(await producer.partitions_for(topic))]
-        finally:
-            await producer.stop()
+        wanted = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not wanted:
+            return 0
         consumer = AIOKafkaConsumer(
             **self.settings.kafka.admin_client_kwargs(), isolation_level="read_committed", enable_auto_commit=False
         )
         await consumer.start()
+        restored = 0
         try:
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            ends = await consumer.end_offsets(partitions)
-            remaining = {tp for tp in partitions if ends[tp] > 0}
+            consumer.assign(wanted)
+            await consumer.seek_to_beginning(*wanted)
+            ends = await consumer.end_offsets(wanted)
+            remaining = {tp for tp in wanted if ends[tp] > 0}
             while remaining:
                 batches = await consumer.getmany(*remaining, timeout_ms=1000)
-                for records in batches.values():
+                for tp, records in batches.items():
                     for record in records:
-                        self._restore_one(record.key, record.value)
+                        restored += self._restore_one(record.key, record.value, tp.partition)
                 for tp in list(remaining):
                     if await consumer.position(tp) >= ends[tp]:
                         remaining.discard(tp)
         finally:
             await consumer.stop()
-        log_event(self.logger, "clocks_restored", clocks=len(self.store))
-        return len(self.store)
+        return restored
 
-    def _restore_one(self, key: bytes | None, value: bytes | None) -> None:
+    async def assigned(self, partitions: set[int]) -> None:
+        """The group gave us these partitions: drop the clocks of the others, restore the new ones."""
+        async with self.lock:
+            for cid in [c for c, p in self.partition_of.items() if p not in partitions]:
+                self.store.forget(cid)
+                del self.partition_of[cid]
+            new = partitions - self.owned
+            await self.restore(new)
+            self.owned = set(partitions)
+            self.firing = True
+        log_event(
+            self.logger, "partitions_assigned", partitions=sorted(partitions), restored=sorted(new),
+            clocks=len(self.store),
+        )  # fmt: skip
+
+    async def revoked(self) -> None:
+        """Before the group reassigns: persist what is in hand and stop firing."""
+        await self.persist(())
+        async with self.lock:
+            self.firing = False
+
+    def _restore_one(self, key: bytes | None, value: bytes | None, partition: int) -> int:
         if key is None:
-            return
+            return 0
         cid = key.decode("utf-8", errors="replace")
         if value is None:
             self.store.forget(cid)
-            return
+            self.partition_of.pop(cid, None)
+            return 0
         try:
             self.store.restore(state.load(cid, value))
         except (ValueError, KeyError, TypeError) as error:
             log_event(self.logger, "bad_state_record", logging.WARNING, error=type(error).__name__)
+            return 0
+        self.partition_of[cid] = partition
+        return 1
 
     # --- inputs -------------------------------------------------------------------------
 
@@ -113,7 +152,17 @@ class Monitor:
         except ValueError as error:
             raise Rejected(f"not a valid record: {error}") from error
 
-    def on_routed(self, inbound: Inbound) -> Sequence[Outbound]:
+    def on_input(self, inbound: Inbound) -> Sequence[Outbound]:
+        """Both input topics come through one consumer, in order per partition."""
+        if inbound.topic == self.settings.topics.conversation_events:
+            cid = self.on_event(inbound)
+        else:
+            cid = self.on_routed(inbound)
+        if cid is not None and inbound.partition is not None:
+            self.partition_of[cid] = inbound.partition
+        return []
+
+    def on_routed(self, inbound: Inbound) -> str | None:
         record = self._parse(inbound)
         if not isinstance(record, RoutedMessage):
             raise Rejected(f"expected a routed record, got {record.record_type}")
@@ -125,20 +174,20 @@ class Monitor:
         else:
             clock, outcomes = self.store.customer_message(cid, at, subject_of(record))
         self._after(clock, before, outcomes)
-        return []
+        return cid
 
-    def on_event(self, inbound: Inbound) -> Sequence[Outbound]:
+    def on_event(self, inbound: Inbound) -> str | None:
         record = self._parse(inbound)
         if not isinstance(record, ConversationEvent):
             raise Rejected(f"expected a conversation_event record, got {record.record_type}")
         fact = fact_of(record)
         if fact is None:
-            return []
+            return None
         cid = record.conversation_id
         before = self.store.get(cid).alerts_sent
         clock, outcomes = self.store.event(cid, fact, epoch(record.at))
         self._after(clock, before, outcomes)
-        return []
+        return cid
 
     def _after(self, clock: Clock, alerts_before: int, outcomes: list[Outcome]) -> None:
         now = time.time()
@@ -169,19 +218,25 @@ class Monitor:
                 clock = self.store.clocks.get(cid)
                 if clock is not None and clock.resolved_at is not None:
                     self.store.forget(cid)
+                    self.partition_of.pop(cid, None)
 
     async def _send_state(self, cid: str) -> None:
         assert self.producer is not None
         clock = self.store.clocks.get(cid)
         # a resolved conversation leaves a tombstone, so compaction drops it
         value = None if clock is None or clock.resolved_at is not None else state.dump(clock)
-        await self.producer.send(self.settings.topics.sla_state, key=cid.encode(), value=value)
+        # the state partition is the input partition, whatever partitioner the producers used
+        await self.producer.send(
+            self.settings.topics.sla_state, key=cid.encode(), value=value, partition=self.partition_of.get(cid)
+        )
 
     # --- timers -------------------------------------------------------------------------
 
     async def fire_due(self, now: float) -> list[Alert]:
         """Fire due alerts; each alert and its clock's new state are one transaction."""
         async with self.lock:
+            if not self.firing:
+                return []
             alerts = self.store.fire(now)
             if not alerts:
                 return []
@@ -253,25 +308,55 @@ class Monitor:
         )
 
 
-async def prepare(settings: SlaMonitorSettings, monitor: Monitor) -> None:
+class ClockPartitions(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Restores and drops clocks as the consumer group moves partitions."""
+
+    def __init__(self, monitor: Monitor, topic: str) -> None:
+        self.monitor = monitor
+        self.topic = topic  # the inputs are co-partitioned: one topic's numbers stand for both
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.monitor.revoked()
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.monitor.assigned({tp.partition for tp in assigned if tp.topic == self.topic})
+
+
+async def check_partitions(settings: SlaMonitorSettings) -> None:
+    """The join by partition needs the same partition count on the three topics."""
     await ensure_topics(settings.kafka, settings.topics)
-    await monitor.restore()
+    admin = AIOKafkaAdminClient(**settings.kafka.admin_client_kwargs())
+    await admin.start()
+    try:
+        names = [settings.topics.routed, settings.topics.conversation_events, settings.topics.sla_state]
+        counts = {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics(names)}
+    finally:
+        await admin.close()
+    if len(set(counts.values())) != 1:
+        listed = ", ".join(f"{name} has {count}" for name, count in counts.items())
+        raise SystemExit(
+            "sla-monitor: the routed, conversation-events and sla-state topics need the same number "
+            f"of partitions ({listed})"
+        )
 
 
 def build(settings: SlaMonitorSettings) -> ServiceRuntime:
     logger = configure_logging("sla-monitor", settings.log_level)
     monitor = Monitor(settings, logger)
-    # clocks are back in memory before any input is consumed
-    asyncio.run(prepare(settings, monitor))
+    asyncio.run(check_partitions(settings))
     broker = make_broker(settings.kafka, client_id="triage-sla-monitor", logger=logger)
     stage = Stage("sla-monitor", broker, settings.topics.dlq, logger)
-    for topic, handler in (
-        (settings.topics.routed, monitor.on_routed),
-        (settings.topics.conversation_events, monitor.on_event),
-    ):
-        subscribe(
-            broker, stage, topic, settings.consumer_group, one_at_a_time(handler), batch=True, extra=monitor.persist
-        )
+    subscribe(
+        broker,
+        stage,
+        [settings.topics.routed, settings.topics.conversation_events],
+        settings.consumer_group,
+        one_at_a_time(monitor.on_input),
+        batch=True,
+        extra=monitor.persist,
+        listener=ClockPartitions(monitor, settings.topics.routed),
+        co_partitioned=True,
+    )
     return ServiceRuntime(
         "sla-monitor", settings, broker, logger,
         routes=[Route("/wait-times", monitor.wait_times)],

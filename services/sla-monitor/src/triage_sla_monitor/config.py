@@ -22,6 +22,12 @@ class SlaMonitorSettings(ServiceSettings):
         default="triage-sla-monitor-0",
         description="Kafka transactional id of this replica (unique per replica, stable across its restarts)",
     )
+    transaction_timeout_seconds: float = Field(
+        default=60,
+        ge=1,
+        le=900,
+        description="how long a crashed replica's open transaction can hold back readers of its partitions",
+    )
     alertmanager_url: str | None = Field(default=None, description="Alertmanager base URL; unset = no posting")
     dm_badge_window_seconds: float = Field(default=300, gt=0, description="'very responsive' badge reply window")
     histogram_buckets_seconds: tuple[float, ...] = Field(
