@@ -5,6 +5,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import signal
 from pathlib import Path
 from typing import Any
@@ -72,5 +73,7 @@ async def _until_breach_then_ctrl_c(runner: asyncio.subprocess.Process, run_dir:
     runner.send_signal(signal.SIGINT)  # what Ctrl-C sends
     rest, _ = await asyncio.wait_for(runner.communicate(), 90)
     assert runner.returncode == 0, rest.decode(errors="replace")
+    codes = dict(re.findall(r"([\w-]+) exited (-?\d+)", rest.decode(errors="replace")))
+    assert codes == dict.fromkeys(pids, "0"), codes  # every process stopped cleanly, by SIGTERM
     assert [name for name, pid in pids.items() if alive(pid)] == []
     assert list((run_dir / "pids").glob("*.pid")) == []

@@ -15,6 +15,7 @@ import contextlib
 import json
 import random
 import secrets
+import signal
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -198,11 +199,18 @@ async def main(args: argparse.Namespace) -> int:
                 task.add_done_callback(replies.discard)
 
     team = asyncio.create_task(care_team())
+    # make run stops the demo with SIGTERM: finish cleanly, not with a traceback.
+    current = asyncio.current_task()
+    assert current is not None
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, current.cancel)
     try:
         await customers()
         # Let the last conversations be answered (or breach) before stopping.
         if replies:
             await asyncio.wait(replies)
+    except asyncio.CancelledError:
+        pass
     finally:
         team.cancel()
         for task in replies:
