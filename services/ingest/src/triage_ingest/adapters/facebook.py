@@ -62,15 +62,13 @@ def _feed(value: Any, here: str, page: str, context: AdapterContext) -> Extracte
         parent = optional_str(value, "parent_id")
         root = comment if parent in (None, post) else parent
         own_id, conversation, reply_to = comment, f"facebook:comment:{root}", parent if parent != post else None
-        channel = Channel.PUBLIC_COMMENT
-    else:
+    else:  # a visitor's post on the page is a thread of its own
         own_id, conversation, reply_to = post, f"facebook:post:{post}", None
-        channel = Channel.PUBLIC_COMMENT
     return SocialMessage(
         message_id=message_id(Platform.FACEBOOK, own_id),
         conversation_id=conversation,
         platform=Platform.FACEBOOK,
-        channel=channel,
+        channel=Channel.PUBLIC_COMMENT,
         direction=Direction.OUTBOUND if outbound else Direction.INBOUND,
         account_id=page,
         author=Author(id=author, handle=optional_str(value, "from", "name")),
