@@ -2,13 +2,16 @@
 
 import json
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 
-from triage_local.demo import SCRIPT, CareTeam, service_env
-from triage_local.payloads import BRAND_IDS, ECHO, INBOUND
+from triage_local.demo import REPLIES, SCRIPT, CareTeam, service_env
+from triage_local.payloads import BRAND_IDS, ECHO, INBOUND, Customer
 from triage_schemas.enums import Platform
 
 REPO = Path(__file__).resolve().parents[3]
+CUSTOMER = Customer("123456789", "maya_1", "Maya Demo", 40)
+AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 def test_most_replies_are_on_time_some_late_a_few_never() -> None:
@@ -22,10 +25,11 @@ def test_most_replies_are_on_time_some_late_a_few_never() -> None:
     assert 0.05 < never / 2000 < 0.15
 
 
-def test_the_script_covers_every_event_kind_and_every_echo_kind_is_a_dm() -> None:
+def test_the_script_covers_every_event_kind_and_every_platform() -> None:
     assert {kind for kind, _ in SCRIPT} == set(INBOUND)
     assert set(ECHO) <= set(INBOUND)
-    assert all(kind.endswith("_dm") for kind in ECHO)
+    assert set(ECHO) <= set(REPLIES)
+    assert {builder("00ff", CUSTOMER, "hi", AT).platform for builder in INBOUND.values()} == set(Platform)
 
 
 def test_services_are_told_the_demo_brand_accounts_and_policy() -> None:

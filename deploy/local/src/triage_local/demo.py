@@ -63,12 +63,18 @@ SCRIPT: list[tuple[str, str]] = [
     ("youtube_comment", "honestly the old design was better, this update is meh"),
     ("telegram", "la aplicación no carga desde la última actualización, pantalla en blanco"),
     ("messenger_dm", "my package arrived damaged, the box was crushed and the lamp is broken"),
+    ("tiktok_dm", "do you ship to Chile? I want 3 of the lip kits for my sisters"),
+    ("tiktok_dm", "la crème m'a brûlé la peau, j'ai des plaques rouges partout"),
+    ("linkedin_comment", "We'd like a demo of your fleet software for 40 vans, who handles pricing?"),
+    ("linkedin_comment", "Great panel today, really useful insights on last-mile logistics"),
 ]
 
 REPLIES = {
     "messenger_dm": "Thanks for reaching out, we're on it now.",
     "instagram_dm": "Hi! Thanks for your message, looking into it.",
     "x_dm": "Thanks for flagging this, we're checking right away.",
+    "tiktok_dm": "Hi! Thanks for your message, we're on it.",
+    "linkedin_comment": "Thank you, our team will reach out to you directly.",
 }
 
 

@@ -5,6 +5,7 @@ returns to a poller): the ingest service's adapters read exactly these shapes. O
 fields a real delivery carries; ids are made unique per demo run by the caller.
 """
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,8 @@ BRAND_IDS: dict[Platform, str] = {
     Platform.X: "2244994945",
     Platform.YOUTUBE: "UCdemoBrandChannel0000001",
     Platform.TELEGRAM: "7012345678",
+    Platform.TIKTOK: "act.northwind0000000000000000demo",
+    Platform.LINKEDIN: "urn:li:organization:96072893",
 }
 BRAND_HANDLES = {Platform.X: "northwind_help", Platform.INSTAGRAM: "northwind", Platform.TELEGRAM: "northwind_bot"}
 WHATSAPP_PHONE_NUMBER_ID = "106540352242922"
@@ -389,6 +392,78 @@ def telegram_private(uid: str, customer: Customer, text: str, at: datetime) -> E
     return Event(Platform.TELEGRAM, payload)
 
 
+def _tiktok(uid: str, customer: Customer, text: str, at: datetime, *, sent: bool) -> Event:
+    # TikTok Business Messaging webhook; ``content`` is a JSON string
+    business = BRAND_IDS[Platform.TIKTOK]
+    sender, recipient = (business, customer.id) if sent else (customer.id, business)
+    content = {
+        "timestamp": _ms(at),
+        "unique_identifier": customer.id,
+        "from_user": {"id": sender, "role": "business_account" if sent else "personal_account"},
+        "to_user": {"id": recipient, "role": "personal_account" if sent else "business_account"},
+        "from": "northwind" if sent else customer.handle,
+        "to": customer.handle if sent else "northwind",
+        "conversation_id": f"conv-{customer.id}",
+        "message_id": f"msg-{uid}",
+        "type": "text",
+        "text": {"body": text},
+    }
+    payload = {
+        "client_key": "demo-client-key",
+        "event": "im_send_msg" if sent else "im_receive_msg",
+        "create_time": _s(at),
+        "user_openid": business,
+        "content": json.dumps(content),
+    }
+    return Event(Platform.TIKTOK, payload)
+
+
+def tiktok_dm(uid: str, customer: Customer, text: str, at: datetime) -> Event:
+    return _tiktok(uid, customer, text, at, sent=False)
+
+
+def tiktok_echo(uid: str, customer: Customer, text: str, at: datetime) -> Event:
+    return _tiktok(uid, customer, text, at, sent=True)
+
+
+def _linkedin(uid: str, customer: Customer, text: str, at: datetime, *, admin: bool) -> Event:
+    # organization social action notification, as LinkedIn pushes it
+    organization = BRAND_IDS[Platform.LINKEDIN]
+    post = f"urn:li:activity:{customer.id}"  # one post per demo customer keeps threads apart
+    comment = f"urn:li:comment:({post},{int(uid, 16) % 10**19})"
+    payload = {
+        "type": "ORGANIZATION_SOCIAL_ACTION_NOTIFICATIONS",
+        "notifications": [
+            {
+                "notificationId": int(uid, 16) % 10**10,
+                "organizationalEntity": organization,
+                "action": "ADMIN_COMMENT" if admin else "COMMENT",
+                "sourcePost": post,
+                "generatedActivity": comment,
+                "decoratedGeneratedActivity": {
+                    "comment": {
+                        "owner": organization if admin else f"urn:li:person:{customer.handle}",
+                        "text": text,
+                        "entity": comment,
+                        "object": post,
+                    }
+                },
+                "lastModifiedAt": _ms(at),
+                "subscriber": "urn:li:person:demoAdmin",
+            }
+        ],
+    }
+    return Event(Platform.LINKEDIN, payload)
+
+
+def linkedin_comment(uid: str, customer: Customer, text: str, at: datetime) -> Event:
+    return _linkedin(uid, customer, text, at, admin=False)
+
+
+def linkedin_echo(uid: str, customer: Customer, text: str, at: datetime) -> Event:
+    return _linkedin(uid, customer, text, at, admin=True)
+
+
 Builder = Callable[[str, Customer, str, datetime], Event]
 
 INBOUND: dict[str, Builder] = {
@@ -401,9 +476,17 @@ INBOUND: dict[str, Builder] = {
     "x_mention": x_mention,
     "youtube_comment": youtube_comment,
     "telegram": telegram_private,
+    "tiktok_dm": tiktok_dm,
+    "linkedin_comment": linkedin_comment,
 }
 """Inbound customer messages, one builder per event kind."""
 
-ECHO: dict[str, Builder] = {"messenger_dm": messenger_echo, "instagram_dm": instagram_echo, "x_dm": x_echo}
+ECHO: dict[str, Builder] = {
+    "messenger_dm": messenger_echo,
+    "instagram_dm": instagram_echo,
+    "x_dm": x_echo,
+    "tiktok_dm": tiktok_echo,
+    "linkedin_comment": linkedin_echo,
+}
 """Kinds whose brand reply comes back through the platform as an echo; the rest are
 answered the way a help desk does it, with an ``agent_replied`` conversation event."""
