@@ -51,99 +51,38 @@ def _s(at: datetime) -> int:
     return int(at.timestamp())
 
 
-def messenger_dm(uid: str, customer: Customer, text: str, at: datetime) -> Event:
-    # developers.facebook.com/docs/messenger-platform/webhooks (messages event)
-    page = BRAND_IDS[Platform.MESSENGER]
-    mid = f"m_{uid}"
+def _messaging(platform: Platform, mid: str, customer: Customer, text: str, at: datetime, *, echo: bool) -> Event:
+    """Messenger and Instagram messaging webhooks share one shape; the brand's own
+    message comes back as an echo (``message.is_echo``).
+    developers.facebook.com/docs/messenger-platform/webhooks,
+    developers.facebook.com/docs/messenger-platform/instagram/features/webhook"""
+    account = BRAND_IDS[platform]
+    sender, recipient = (account, customer.id) if echo else (customer.id, account)
+    message: dict[str, Any] = {"mid": mid, "text": text}
+    if echo:
+        message["is_echo"] = True
+    event = {"sender": {"id": sender}, "recipient": {"id": recipient}, "timestamp": _ms(at), "message": message}
     payload = {
-        "object": "page",
-        "entry": [
-            {
-                "id": page,
-                "time": _ms(at),
-                "messaging": [
-                    {
-                        "sender": {"id": customer.id},
-                        "recipient": {"id": page},
-                        "timestamp": _ms(at),
-                        "message": {"mid": mid, "text": text},
-                    }
-                ],
-            }
-        ],
+        "object": "page" if platform is Platform.MESSENGER else "instagram",
+        "entry": [{"id": account, "time": _ms(at), "messaging": [event]}],
     }
-    return Event(Platform.MESSENGER, payload)
+    return Event(platform, payload)
+
+
+def messenger_dm(uid: str, customer: Customer, text: str, at: datetime) -> Event:
+    return _messaging(Platform.MESSENGER, f"m_{uid}", customer, text, at, echo=False)
 
 
 def messenger_echo(uid: str, customer: Customer, text: str, at: datetime) -> Event:
-    # The page's own reply comes back as a message echo (message.is_echo).
-    page = BRAND_IDS[Platform.MESSENGER]
-    mid = f"m_{uid}"
-    payload = {
-        "object": "page",
-        "entry": [
-            {
-                "id": page,
-                "time": _ms(at),
-                "messaging": [
-                    {
-                        "sender": {"id": page},
-                        "recipient": {"id": customer.id},
-                        "timestamp": _ms(at),
-                        "message": {"is_echo": True, "app_id": 1517776481860111, "mid": mid, "text": text},
-                    }
-                ],
-            }
-        ],
-    }
-    return Event(Platform.MESSENGER, payload)
+    return _messaging(Platform.MESSENGER, f"m_{uid}", customer, text, at, echo=True)
 
 
 def instagram_dm(uid: str, customer: Customer, text: str, at: datetime) -> Event:
-    # developers.facebook.com/docs/messenger-platform/instagram/features/webhook
-    account = BRAND_IDS[Platform.INSTAGRAM]
-    mid = f"aWdfZAG1faXRlbToxOk{uid}"
-    payload = {
-        "object": "instagram",
-        "entry": [
-            {
-                "id": account,
-                "time": _ms(at),
-                "messaging": [
-                    {
-                        "sender": {"id": customer.id},
-                        "recipient": {"id": account},
-                        "timestamp": _ms(at),
-                        "message": {"mid": mid, "text": text},
-                    }
-                ],
-            }
-        ],
-    }
-    return Event(Platform.INSTAGRAM, payload)
+    return _messaging(Platform.INSTAGRAM, f"aWdfZAG1faXRlbToxOk{uid}", customer, text, at, echo=False)
 
 
 def instagram_echo(uid: str, customer: Customer, text: str, at: datetime) -> Event:
-    account = BRAND_IDS[Platform.INSTAGRAM]
-    mid = f"aWdfZAG1faXRlbToxOk{uid}"
-    payload = {
-        "object": "instagram",
-        "entry": [
-            {
-                "id": account,
-                "time": _ms(at),
-                "messaging": [
-                    {
-                        "sender": {"id": account},
-                        "recipient": {"id": customer.id},
-                        "timestamp": _ms(at),
-                        "message": {"mid": mid, "text": text, "is_echo": True},
-                    }
-                ],
-            }
-        ],
-    }
-    return Event(Platform.INSTAGRAM, payload)
+    return _messaging(Platform.INSTAGRAM, f"aWdfZAG1faXRlbToxOk{uid}", customer, text, at, echo=True)
 
 
 def instagram_comment(uid: str, customer: Customer, text: str, at: datetime) -> Event:
