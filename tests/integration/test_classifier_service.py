@@ -89,3 +89,23 @@ async def test_the_service_refuses_to_start_without_a_model(
 ) -> None:
     with pytest.raises(AssertionError, match="make model"):
         await services.start("classifier", env={"TRIAGE_CLASSIFIER_MODEL_DIR": str(tmp_path)}, ready_timeout=30)
+
+
+async def test_one_unwritable_message_does_not_stall_its_partition(
+    kafka: KafkaHarness, services: ServiceFactory
+) -> None:
+    """A lone surrogate in the author's handle (valid JSON, unwritable as UTF-8) is one dead
+    letter; every message around it on the same partition is classified."""
+    topics = kafka.topics
+    for n in range(30):
+        await kafka.produce(topics.messages, json.dumps(message(f"ig:{n}", "where is my parcel?")), key="one")
+        if n == 10:
+            poison = json.dumps(message("ig:poison", "hello", author={"id": "a1", "handle": "\ud800"}))
+            await kafka.produce(topics.messages, poison, key="one")
+    await services.start("classifier")
+
+    out = json_lines(await kafka.consume(topics.classified, 30))
+    assert sorted(r["message_id"] for r in out) == sorted(f"ig:{n}" for n in range(30))
+    [letter] = json_lines(await kafka.consume(topics.dlq, 1))
+    assert letter["error"].startswith("not writable as UTF-8")
+    assert letter["source_offset"] == 11

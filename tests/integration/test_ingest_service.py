@@ -3,6 +3,7 @@ normalised messages keyed by conversation, brand replies as conversation events,
 copy of a retried delivery, and poison records dead-lettered while good ones flow."""
 
 import json
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +95,53 @@ async def test_every_platform_in_messages_and_replies_out_duplicates_once_poison
     )
     assert metric_value(metrics, "triage_ingest_records_total", {"platform": "x", "outcome": "dead_lettered"}) == 2
     assert "Ana" not in metrics and "example.com" not in ingest.log_tail(200)  # no personal data in logs or labels
+
+
+async def test_a_retry_after_a_restart_is_still_a_duplicate(kafka: KafkaHarness, services: ServiceFactory) -> None:
+    """The dedupe window is read back from social.ingest-seen when ingest starts again."""
+    topics = kafka.topics
+    first = await services.start("ingest")
+    await kafka.produce(topics.raw, json.dumps(envelope("x_dm")), key="dm")
+    [published] = json_lines(await kafka.consume(topics.messages, 1))
+    await kafka.consume(topics.ingest_seen, 1)  # the seen-mark is written before the offset is committed
+    assert first.stop(signal.SIGKILL) == -signal.SIGKILL  # a crash, not a graceful stop
+
+    second = await services.start("ingest")
+    await kafka.produce(topics.raw, json.dumps(envelope("x_dm")), key="dm")  # the platform retries
+    await kafka.produce(topics.raw, json.dumps(envelope("telegram_private_message")), key="tg")
+    reader = await kafka.consumer(topics.messages)
+    after = json_lines(await kafka.consume(topics.messages, 2, consumer=reader))
+    assert sorted(m["message_id"] for m in after) == sorted([published["message_id"], "telegram:5550001234:4410"])
+    assert len(await kafka.drain(reader)) == 0  # the DM came out once, across the crash
+    # the retry, and the first delivery too when the crash came before its offset was committed
+    duplicates = metric_value(
+        second.metrics_text(), "triage_ingest_records_total", {"platform": "x", "outcome": "duplicate"}
+    )
+    assert duplicates in (1, 2)
+
+
+async def test_hostile_envelopes_cost_no_good_message(kafka: KafkaHarness, services: ServiceFactory) -> None:
+    """Poison among good records in one batch: every poison record is one dead letter with a
+    reason, every good message comes out once (a surrogate in a user name, year 1, deep nesting)."""
+    topics = kafka.topics
+    good = json.loads((FIXTURES / "telegram_private_message.json").read_text())
+    poison = [
+        json.dumps({**envelope("x_dm"), "received_at": "0001-01-01T00:00:00+05:00"}).encode(),
+        json.dumps(envelope("telegram_private_message")).replace('"ana_souza"', '"\\ud800"', 1).encode(),
+        b'{"payload": ' * 50_000,
+        json.dumps({**envelope("x_dm"), "received_at": "9999-12-31T23:59:59-05:00"}).encode(),
+    ]
+    for n in range(40):
+        payload = {**good, "message": {**good["message"], "message_id": n}}
+        await kafka.produce(
+            topics.raw, json.dumps({**envelope("telegram_private_message"), "payload": payload}), key="k"
+        )
+        if n % 10 == 5:
+            await kafka.produce(topics.raw, poison[n // 10], key="k")
+    await services.start("ingest")
+
+    messages = json_lines(await kafka.consume(topics.messages, 40))
+    assert sorted(m["message_id"] for m in messages) == sorted(f"telegram:5550001234:{n}" for n in range(40))
+    dead = json_lines(await kafka.consume(topics.dlq, 4))
+    assert sorted(d["source_offset"] for d in dead) == [6, 17, 28, 39]
+    assert all(d["error"] for d in dead)

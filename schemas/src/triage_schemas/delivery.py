@@ -2,18 +2,27 @@
 
 * A stage's decision logic is a plain function from one inbound record to the
   records it produces (``Outbound``), raising ``Rejected`` for input it cannot use.
-* ``Stage.handle`` runs that function over a batch, turns every rejection or
-  processing error into a dead letter, publishes everything and only then returns.
+* ``Stage.handle`` runs that function over a batch and serialises every output inside
+  the step of the record that caused it, so a rejection, a processing error or an
+  output that cannot be written (a lone surrogate in a user name, an oversized record)
+  is that one record's dead letter and never fails its neighbours. It then sends the
+  whole batch's outputs one after another and awaits every acknowledgement together.
+* State a stage keeps about what it has published (ingest's seen message ids) moves
+  only in ``on_published``, after every output of the batch is acknowledged: a failed
+  publish leaves it untouched, so the redelivered batch is processed as if new.
 * The Kafka wiring (``subscribe``) commits the offsets only after ``handle`` returned;
   if publishing fails (broker down) the exception rewinds the consumer to the batch's
   first record, so it is processed again and nothing is committed past it.
 * Producers use ``acks=all`` and idempotence (see ``triage_schemas.kafka.make_broker``).
 A redelivered record may therefore be published twice; downstream stages recognise
-duplicates by ``message_id`` / ``event_id`` / ``alert_id``.
+duplicates by ``message_id`` / ``event_id`` / ``alert_id``. Lag is exported from the
+offsets the group has committed, so a stage that keeps failing on a batch shows its
+lag growing instead of the distance to the last record it merely read.
 """
 
 import asyncio
 import base64
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +41,7 @@ RECORDS_IN = Counter("triage_stage_records_in_total", "Records consumed by a sta
 RECORDS_OUT = Counter("triage_stage_records_out_total", "Records published by a stage", ["stage", "topic"])
 CONSUMER_LAG = Gauge(
     "triage_consumer_lag_records",
-    "Records on a partition not yet consumed by the stage (high watermark minus next offset)",
+    "Records on a partition not yet committed by the stage (high watermark minus committed offset)",
     ["stage", "topic", "partition"],
 )
 DEAD_LETTERS = Counter("triage_stage_dead_letters_total", "Records a stage sent to the dead-letter topic", ["stage"])
@@ -86,11 +95,11 @@ ProcessBatch = Callable[[Sequence[Inbound]], Sequence[Result]]
 MAX_DEAD_LETTER_ORIGINAL = 256 * 1024
 
 
-def dead_letter(stage: str, inbound: Inbound, reason: str) -> DeadLetter:
+def dead_letter(stage: str, inbound: Inbound, reason: str, max_original: int = MAX_DEAD_LETTER_ORIGINAL) -> DeadLetter:
     value = inbound.value
-    if len(value) > MAX_DEAD_LETTER_ORIGINAL:
-        reason += f" (original truncated to its first {MAX_DEAD_LETTER_ORIGINAL:,} of {len(value):,} bytes)"
-        value = value[:MAX_DEAD_LETTER_ORIGINAL]
+    if len(value) > max_original:
+        reason += f" (original truncated to its first {max_original:,} of {len(value):,} bytes)"
+        value = value[:max_original]
     try:
         original, encoding = value.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -123,36 +132,102 @@ def one_at_a_time(process: ProcessOne) -> ProcessBatch:
     return run
 
 
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """An output serialised and ready to send: what will be written, checked before sending."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    outbound: Outbound
+
+
+OnPublished = Callable[[Sequence[Outbound]], Awaitable[None]]
+
+MAX_OUTPUT_BYTES = 1_000_000
+"""Kafka's default largest record (1 MiB) less room for the key and headers."""
+
+
+def encode(outbound: Outbound) -> Encoded:
+    """Serialise one output, or raise ``Rejected`` saying why it cannot be written."""
+    try:
+        value = outbound.record.to_json_bytes()
+        key = outbound.key.encode("utf-8")
+    except (ValueError, UnicodeError) as error:  # PydanticSerializationError is a ValueError
+        raise Rejected(
+            f"its {outbound.record.__class__.__name__} output cannot be written as JSON: {_short(error)}"
+        ) from None
+    if len(value) > MAX_OUTPUT_BYTES:
+        raise Rejected(
+            f"its {outbound.record.__class__.__name__} output is {len(value):,} bytes, over Kafka's "
+            f"{MAX_OUTPUT_BYTES:,}-byte record limit"
+        )
+    return Encoded(outbound.topic, key, value, outbound)
+
+
+def _short(error: Exception) -> str:
+    # Serialisation errors name the offending character and position, never the text.
+    return f"{type(error).__name__}: {str(error).splitlines()[-1][:200]}"
+
+
 class Stage:
     """One pipeline stage's consume-process-publish step (see the module docstring)."""
 
-    def __init__(self, name: str, broker: KafkaBroker, dlq_topic: str, logger: logging.Logger) -> None:
+    def __init__(
+        self,
+        name: str,
+        broker: KafkaBroker,
+        dlq_topic: str,
+        logger: logging.Logger,
+        on_published: OnPublished | None = None,
+    ) -> None:
         self.name = name
         self.broker = broker
         self.dlq_topic = dlq_topic
         self.logger = logger
+        self.on_published = on_published
 
-    def outcomes(self, batch: Sequence[Inbound], process: ProcessBatch) -> list[Outbound]:
-        """Run the decision logic; every input yields its outputs or one dead letter."""
-        outputs: list[Outbound] = []
+    def outcomes(self, batch: Sequence[Inbound], process: ProcessBatch) -> list[Encoded]:
+        """Run the decision logic and serialise its outputs: every input yields its
+        outputs, all of them writable, or exactly one dead letter."""
+        outputs: list[Encoded] = []
         for inbound, result in zip(batch, self._run(batch, process), strict=True):
-            if isinstance(result, Rejected):
-                DEAD_LETTERS.labels(self.name).inc()
-                log_event(
-                    self.logger,
-                    "dead_lettered",
-                    logging.WARNING,
-                    stage=self.name,
-                    reason=result.reason[:300],
-                    topic=inbound.topic,
-                    partition=inbound.partition,
-                    offset=inbound.offset,
-                )
-                letter = dead_letter(self.name, inbound, result.reason)
-                outputs.append(Outbound(self.dlq_topic, _dlq_key(inbound), letter))
-            else:
-                outputs.extend(result)
+            if not isinstance(result, Rejected):
+                try:
+                    outputs.extend([encode(out) for out in result])
+                    continue
+                except Rejected as rejected:
+                    result = rejected
+            outputs.append(self._dead_letter(inbound, result.reason))
         return outputs
+
+    def _dead_letter(self, inbound: Inbound, reason: str) -> Encoded:
+        DEAD_LETTERS.labels(self.name).inc()
+        log_event(
+            self.logger,
+            "dead_lettered",
+            logging.WARNING,
+            stage=self.name,
+            reason=reason[:300],
+            topic=inbound.topic,
+            partition=inbound.partition,
+            offset=inbound.offset,
+        )
+        key = _dlq_key(inbound)
+        try:
+            return encode(Outbound(self.dlq_topic, key, dead_letter(self.name, inbound, reason)))
+        except Rejected:
+            # Escaping can grow a text original past the record limit (a control
+            # character becomes six bytes); base64 of a shorter prefix always fits.
+            safe_reason = reason.encode("utf-8", "backslashreplace").decode("utf-8")
+            letter = dead_letter(self.name, inbound, safe_reason, max_original=MAX_DEAD_LETTER_ORIGINAL // 2)
+            letter = letter.model_copy(
+                update={
+                    "original": base64.b64encode(inbound.value[: MAX_DEAD_LETTER_ORIGINAL // 2]).decode("ascii"),
+                    "original_encoding": "base64",
+                }
+            )
+            return encode(Outbound(self.dlq_topic, key, letter))
 
     def _run(self, batch: Sequence[Inbound], process: ProcessBatch) -> Sequence[Result]:
         try:
@@ -165,24 +240,40 @@ class Stage:
             self.logger.error("processing_failed", exc_info=True, extra={"fields": {"stage": self.name}})
             return [Rejected(f"internal error ({type(error).__name__}) while processing; see the {self.name} log")]
 
-    async def publish(self, outputs: Sequence[Outbound]) -> None:
-        """Publish and wait for every acknowledgement; raises if any send fails."""
-        sends: list[Awaitable[Any]] = [
-            self.broker.publish(
-                out.record.to_json_bytes(),
-                topic=out.topic,
-                key=out.key.encode("utf-8"),
-                headers={"content-type": "application/json"},
-            )
-            for out in outputs
-        ]
-        await asyncio.gather(*sends)
+    async def publish(self, outputs: Sequence[Encoded]) -> None:
+        """Send every output, then wait for every acknowledgement; raises if any send fails.
+
+        Records are handed to the producer one after another (it batches them per
+        partition, keeping each key's order) and only then awaited together: no task
+        per record, and the producer's batches fill up.
+        """
+        pending: list[asyncio.Future[Any]] = []
+        try:
+            for out in outputs:
+                pending.append(
+                    await self.broker.publish(
+                        out.value, topic=out.topic, key=out.key, headers=_HEADERS, no_confirm=True
+                    )
+                )
+        finally:
+            # Await what was handed over even when a later send failed, so no
+            # acknowledgement is left unobserved; the first error is raised.
+            results = await asyncio.gather(*pending, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
         for out in outputs:
             RECORDS_OUT.labels(self.name, out.topic).inc()
 
     async def handle(self, batch: Sequence[Inbound], process: ProcessBatch) -> None:
         RECORDS_IN.labels(self.name).inc(len(batch))
-        await self.publish(self.outcomes(batch, process))
+        outputs = self.outcomes(batch, process)
+        await self.publish(outputs)
+        if self.on_published is not None:
+            await self.on_published([out.outbound for out in outputs])
+
+
+_HEADERS = {"content-type": "application/json"}
 
 
 def _dlq_key(inbound: Inbound) -> str:
@@ -191,15 +282,28 @@ def _dlq_key(inbound: Inbound) -> str:
     return f"{inbound.topic}-{inbound.partition}-{inbound.offset}"
 
 
-def record_lag(stage: str, consumer: Any, records: Sequence["ConsumerRecord[Any, Any]"]) -> None:
-    """Export how far behind the stage is on each partition it just read from."""
-    next_offsets: dict[tuple[str, int], int] = {}
-    for record in records:
-        next_offsets[(record.topic, record.partition)] = record.offset + 1
-    for (topic, partition), next_offset in next_offsets.items():
-        highwater = consumer.highwater(TopicPartition(topic, partition)) if hasattr(consumer, "highwater") else None
-        if highwater is not None:
-            CONSUMER_LAG.labels(stage, topic, str(partition)).set(max(0, highwater - next_offset))
+class LagGauge:
+    """Exports each partition's lag as the high watermark minus the group's committed
+    offset: what a restart would have to read again, and what grows while a batch keeps
+    failing (the distance to the last record read stays small while the stage stalls)."""
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+        self.committed: dict[TopicPartition, int] = {}
+
+    async def update(self, consumer: Any, records: Sequence["ConsumerRecord[Any, Any]"], *, processed: bool) -> None:
+        partitions: dict[TopicPartition, int] = {}
+        for record in records:
+            partitions[TopicPartition(record.topic, record.partition)] = record.offset + 1
+        for tp, next_offset in partitions.items():
+            if processed:
+                self.committed[tp] = next_offset  # the delivery step commits right after
+            elif tp not in self.committed:
+                with contextlib.suppress(Exception):  # best effort: the gauge must never fail the batch
+                    self.committed[tp] = await consumer.committed(tp) or 0
+            highwater = consumer.highwater(tp) if hasattr(consumer, "highwater") else None
+            if highwater is not None and tp in self.committed:
+                CONSUMER_LAG.labels(self.stage, tp.topic, str(tp.partition)).set(max(0, highwater - self.committed[tp]))
 
 
 def _raw_bytes(message: Any) -> Any:
@@ -232,14 +336,20 @@ def subscribe(
     would split a partition number across members).
     """
 
+    lag = LagGauge(stage.name)
+
     async def handler(message: KafkaMessage) -> None:
         raw = message.raw_message
         records = raw if isinstance(raw, tuple) else (raw,)
         inbound = [Inbound.from_consumer_record(r) for r in records]
-        await stage.handle(inbound, process)
-        if extra is not None:
-            await extra(inbound)
-        record_lag(stage.name, message.consumer, records)
+        processed = False
+        try:
+            await stage.handle(inbound, process)
+            if extra is not None:
+                await extra(inbound)
+            processed = True
+        finally:
+            await lag.update(message.consumer, records, processed=processed)
 
     options: dict[str, Any] = {
         "group_id": group_id,

@@ -123,7 +123,7 @@ async def ensure_topics(
 ) -> list[str]:
     """Create the pipeline's topics that do not exist yet; returns the ones created."""
     wanted = names if names is not None else list(topics.all_topics().values())
-    compacted = topics.compacted()
+    configs = topics.topic_configs()
     admin = AIOKafkaAdminClient(**kafka.admin_client_kwargs())
     await admin.start()
     try:
@@ -133,7 +133,7 @@ async def ensure_topics(
                 name=name,
                 num_partitions=topics.partitions,
                 replication_factor=topics.replication_factor,
-                topic_configs={"cleanup.policy": "compact"} if name in compacted else {},
+                topic_configs=configs.get(name, {}),
             )
             for name in wanted
             if name not in existing

@@ -38,12 +38,25 @@ from triage_schemas.enums import (
 SCHEMA_VERSION = 1
 
 
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+"""No social-media event happened before 2000, and none will be due after 2100; outside
+these bounds a timestamp is garbage, and deadline arithmetic on it would overflow."""
+
+
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+05:00 has no UTC equivalent
+        raise ValueError("timestamp is out of range (0001-01-01 or 9999-12-31 with an offset)") from None
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError(f"timestamp {utc.isoformat()} is outside {EARLIEST.year}-{LATEST.year}")
+    return utc
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
-"""A timestamp that must carry a zone offset; stored and written in UTC."""
+"""A timestamp that must carry a zone offset and fall between 2000 and 2100; stored and
+written in UTC."""
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 

@@ -28,7 +28,10 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class BadJson(ValueError):
-    """The document cannot be used; ``reason`` says why, without quoting its content."""
+    """The document cannot be used; ``reason`` says why, without quoting its content.
+
+    A reason reads after "record is" or "line N:" (``not JSON: ...``, ``nested more
+    than 64 levels deep``)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -54,7 +57,7 @@ def nesting_depth(text: str, limit: int) -> int:
 
 
 def _reject_constant(name: str) -> Any:
-    raise BadJson(f"{name} is not a JSON number (NaN and Infinity cannot be written back as JSON)")
+    raise BadJson(f"not usable JSON: {name} is not a number JSON can carry")
 
 
 def lone_surrogate(value: Any) -> str | None:
@@ -83,7 +86,7 @@ def loads(
     """Parse one JSON document, or raise ``BadJson`` saying what is wrong with it."""
     size = len(document)
     if size > max_bytes:
-        raise BadJson(f"document is {size:,} bytes, over the {max_bytes:,}-byte limit")
+        raise BadJson(f"{size:,} bytes, over the {max_bytes:,}-byte limit")
     if isinstance(document, bytes):
         try:
             text = document.decode("utf-8")
@@ -93,7 +96,9 @@ def loads(
         text = document
         found = _SURROGATE.search(text)
         if found is not None:
-            raise BadJson(f"holds an unpaired surrogate U+{ord(found.group()):04X} at position {found.start()}")
+            raise BadJson(
+                f"not writable as UTF-8: an unpaired surrogate U+{ord(found.group()):04X} at position {found.start()}"
+            )
     depth = nesting_depth(text, max_depth)
     if depth > max_depth:
         raise BadJson(f"nested more than {max_depth} levels deep")
@@ -109,7 +114,5 @@ def loads(
     if _SURROGATE_ESCAPE.search(text):
         surrogate = lone_surrogate(value)
         if surrogate is not None:
-            raise BadJson(
-                f"holds an unpaired surrogate escape (\\u{ord(surrogate):04x}): it cannot be written back as UTF-8"
-            )
+            raise BadJson(f"not writable as UTF-8: an unpaired surrogate escape (\\u{ord(surrogate):04x})")
     return value

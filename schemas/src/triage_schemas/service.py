@@ -57,6 +57,8 @@ class ServiceRuntime:
     broker: KafkaBroker
     logger: logging.Logger
     routes: Sequence[BaseRoute] = ()
+    before_start: Sequence[Hook] = ()
+    """Run before the broker starts consuming (ingest restores its dedupe window)."""
     on_startup: Sequence[Hook] = ()
     on_shutdown: Sequence[Hook] = ()
     ready_checks: Sequence[ReadyCheck] = ()
@@ -79,6 +81,8 @@ class ServiceRuntime:
     async def _lifespan(self, _: Starlette) -> AsyncIterator[None]:
         kafka = self.settings.kafka
         try:
+            for hook in self.before_start:
+                await hook()
             await self.broker.start()
         except Exception as error:
             log_event(

@@ -24,6 +24,10 @@ class TopicSettings(BaseSettings):
     sla_alerts: str = Field(default="social.sla-alerts", description="warnings, breaches, escalations")
     dlq: str = Field(default="social.dlq", description="dead letters from every stage")
     sla_state: str = Field(default="social.sla-state", description="compacted changelog of the SLA monitor's clocks")
+    ingest_seen: str = Field(
+        default="social.ingest-seen",
+        description="compacted log of the message ids ingest has published, so its dedupe survives restarts",
+    )
     partitions: int = Field(default=6, ge=1, description="partitions of every topic")
     replication_factor: int = Field(default=1, ge=1, description="replicas of every topic")
 
@@ -38,8 +42,18 @@ class TopicSettings(BaseSettings):
             "sla_alerts": self.sla_alerts,
             "dlq": self.dlq,
             "sla_state": self.sla_state,
+            "ingest_seen": self.ingest_seen,
         }
 
     def compacted(self) -> set[str]:
         """Topics whose latest record per key is all that matters."""
-        return {self.sla_state}
+        return {self.sla_state, self.ingest_seen}
+
+    def topic_configs(self) -> dict[str, dict[str, str]]:
+        """Configuration a topic is created with, where it differs from the broker's defaults."""
+        return {
+            self.sla_state: {"cleanup.policy": "compact"},
+            # Seen ids matter only within ingest's dedupe window (24 h by default): keep a
+            # week, so the log stays bounded while any sane window still finds its ids.
+            self.ingest_seen: {"cleanup.policy": "compact,delete", "retention.ms": str(7 * 86_400_000)},
+        }

@@ -15,6 +15,7 @@ from triage_schemas.delivery import Rejected
 from triage_schemas.enums import ConversationEventType, PiiKind
 
 FIXTURES = Path(__file__).parent / "fixtures"
+NOW = datetime(2026, 11, 22, 12, 5, tzinfo=UTC).timestamp()  # five minutes after the envelopes arrived
 
 
 def normalizer(**settings: Any) -> Normalizer:
@@ -38,7 +39,7 @@ def fixture(name: str) -> Any:
 
 
 def test_a_delivery_fans_out_and_flags_personal_data() -> None:
-    result = normalizer().record(envelope("messenger", fixture("messenger_message")), now=0)
+    result = normalizer().record(envelope("messenger", fixture("messenger_message")), now=NOW)
     assert [m.message_id for m in result.messages] == [
         "messenger:m_AG5Hz2Uq7tuwNEhXfYYKj8mJEM_QPpz5jdCK48PnKAjSdjfipqxqMvK8ma6AC8fplwlqLP_5cgXIbu7I3rBN0P",
         "messenger:m_2nd_photo_Kj8mJEM",
@@ -48,7 +49,7 @@ def test_a_delivery_fans_out_and_flags_personal_data() -> None:
 
 
 def test_an_echo_becomes_an_agent_replied_event_not_a_message() -> None:
-    result = normalizer().record(envelope("messenger", fixture("messenger_echo")), now=0)
+    result = normalizer().record(envelope("messenger", fixture("messenger_echo")), now=NOW)
     assert result.messages == []
     [event] = result.events
     assert event.type is ConversationEventType.AGENT_REPLIED
@@ -60,23 +61,23 @@ def test_an_echo_becomes_an_agent_replied_event_not_a_message() -> None:
 
 def test_brand_accounts_from_settings_and_from_the_envelope_are_replies() -> None:
     configured = normalizer(brand_account_ids={"telegram": ["5550001234"]})
-    assert configured.record(envelope("telegram", fixture("telegram_private_message")), now=0).events
+    assert configured.record(envelope("telegram", fixture("telegram_private_message")), now=NOW).events
     by_envelope = normalizer().record(
-        envelope("telegram", fixture("telegram_private_message"), account_id="5550001234"), now=0
+        envelope("telegram", fixture("telegram_private_message"), account_id="5550001234"), now=NOW
     )
     assert by_envelope.events and not by_envelope.messages
 
 
 def test_a_retried_delivery_is_processed_once() -> None:
     n = normalizer()
-    first = n.record(envelope("whatsapp", fixture("whatsapp_text")), now=0)
-    again = n.record(envelope("whatsapp", fixture("whatsapp_text")), now=60)
+    first = n.record(envelope("whatsapp", fixture("whatsapp_text")), now=NOW)
+    again = n.record(envelope("whatsapp", fixture("whatsapp_text")), now=NOW + 60)
     assert len(first.messages) == 2
     assert again.messages == [] and again.duplicates == 2
 
 
 def test_non_message_events_are_counted_and_skipped_not_dead_lettered() -> None:
-    result = normalizer().record(envelope("whatsapp", fixture("whatsapp_status")), now=0)
+    result = normalizer().record(envelope("whatsapp", fixture("whatsapp_status")), now=NOW)
     assert result.messages == [] and result.events == []
     assert result.skipped == {"status": 2}
 
@@ -93,20 +94,20 @@ def test_non_message_events_are_counted_and_skipped_not_dead_lettered() -> None:
         (envelope("messenger", {"object": "page", "entry": [{"id": "1", "messaging": [{"message": {"mid": "m"}}]}]}),
          "messenger payload: entry[0].messaging[0].sender is missing"),
         (envelope("telegram", {"update_id": 1, "message": {"message_id": 1, "chat": {"id": 1, "type": "private"},
-                                                          "date": 1, "text": "hi \x1b[31mred"}}),
+                                                          "date": 1763812800, "text": "hi \x1b[31mred"}}),
          "message 0 text has U+001B (a control character) at position 3"),
     ],
 )  # fmt: skip
 def test_bad_input_is_rejected_with_a_reason_a_person_can_act_on(raw: bytes, reason: str) -> None:
     with pytest.raises(Rejected) as rejected:
-        normalizer().record(raw, now=0)
+        normalizer().record(raw, now=NOW)
     assert rejected.value.reason.startswith(reason), rejected.value.reason
 
 
 def test_oversize_records_and_megabyte_texts_are_rejected() -> None:
     huge = envelope("telegram", {"update_id": 1, "message": {"message_id": 1, "chat": {"id": 1, "type": "private"},
-                                                             "date": 1, "text": "a" * 600_000}})  # fmt: skip
+                                                             "date": 1763812800, "text": "a" * 600_000}})  # fmt: skip
     with pytest.raises(Rejected, match="over the 524,288-byte limit"):
-        normalizer().record(huge, now=0)
+        normalizer().record(huge, now=NOW)
     with pytest.raises(Rejected, match="600,000 characters of text, over the 20,000-character limit"):
-        normalizer(max_record_bytes=2_000_000).record(huge, now=0)
+        normalizer(max_record_bytes=2_000_000).record(huge, now=NOW)

@@ -1,6 +1,5 @@
 """Records in and out: Kafka bytes and offline JSON lines to classified messages."""
 
-import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -9,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from triage_classifier.classify import Classifier
+from triage_schemas import safejson
 from triage_schemas.delivery import Inbound, Outbound, Rejected, Result
 from triage_schemas.enums import Channel, Direction, Platform
 from triage_schemas.records import Author, ClassifiedMessage, SocialMessage, utcnow
@@ -27,9 +27,9 @@ def _validation_reason(error: ValidationError, what: str) -> str:
 def parse_message(value: bytes) -> SocialMessage:
     """One ``message`` record from Kafka bytes, or ``Rejected`` saying what is wrong."""
     try:
-        data = json.loads(value)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise Rejected(f"not JSON: {error}") from None
+        data = safejson.loads(value)
+    except safejson.BadJson as error:
+        raise Rejected(error.reason) from None
     if not isinstance(data, dict):
         raise Rejected(f"not a JSON object but {type(data).__name__}")
     if data.get("record_type") != "message":

@@ -1,23 +1,26 @@
 """Kafka wiring of the ingest service: ``social.raw`` in; messages, brand-reply events and
 dead letters out; the optional webhook receiver publishing to ``social.raw``."""
 
-import json
+import logging
 import time
 from collections.abc import Sequence
 from functools import partial
 
+from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 
 from triage_ingest.config import IngestSettings
-from triage_ingest.dedupe import RecentIds
-from triage_ingest.normalize import Limits, Normalizer
+from triage_ingest.dedupe import BatchDedupe, RecentIds
+from triage_ingest.normalize import Dedupe, Limits, Normalizer
 from triage_ingest.pii import PiiDetector
+from triage_ingest.seen_log import restore_seen, write_seen
 from triage_ingest.webhooks.routes import WebhookReceiver
-from triage_schemas.delivery import Inbound, Outbound, Rejected, Stage, one_at_a_time, subscribe
+from triage_schemas import safejson
+from triage_schemas.delivery import Inbound, Outbound, Rejected, Result, Stage, one_at_a_time, subscribe
 from triage_schemas.enums import Platform
 from triage_schemas.kafka import make_broker
 from triage_schemas.logs import configure_logging, log_event
-from triage_schemas.records import RawEnvelope
+from triage_schemas.records import ConversationEvent, RawEnvelope, SocialMessage
 from triage_schemas.service import ServiceRuntime
 from triage_schemas.topics import TopicSettings
 
@@ -32,20 +35,27 @@ SKIPPED = Counter(
 )
 
 
-def build_normalizer(settings: IngestSettings) -> Normalizer:
+def build_normalizer(settings: IngestSettings, dedupe: Dedupe | None = None) -> Normalizer:
+    """``dedupe`` defaults to marking ids at once, as the offline command needs."""
     return Normalizer(
         brand_account_ids={platform: frozenset(ids) for platform, ids in settings.brand_account_ids.items()},
         pii=PiiDetector(settings.order_number_pattern),
-        recent=RecentIds(settings.dedupe_window_seconds, settings.dedupe_max_ids),
-        limits=Limits(settings.max_record_bytes, settings.max_text_chars),
+        recent=dedupe or RecentIds(settings.dedupe_window_seconds, settings.dedupe_max_ids),
+        limits=Limits(
+            settings.max_record_bytes,
+            settings.max_text_chars,
+            max_depth=settings.max_json_depth,
+            earliest=settings.earliest_timestamp,
+            max_future_seconds=settings.max_future_seconds,
+        ),
     )
 
 
 def sniff_platform(raw: bytes) -> str:
     """The platform a rejected record claims, for the counters (bounded: known or 'unknown')."""
     try:
-        claimed = json.loads(raw).get("platform")
-    except (ValueError, AttributeError):
+        claimed = safejson.loads(raw).get("platform")
+    except (safejson.BadJson, AttributeError):
         return "unknown"
     return claimed if claimed in Platform.__members__.values() else "unknown"
 
@@ -70,17 +80,54 @@ def process(normalizer: Normalizer, topics: TopicSettings, inbound: Inbound) -> 
     ]
 
 
+def published_ids(outputs: Sequence[Outbound]) -> list[str]:
+    """The message ids a published batch carried (dead letters carry none)."""
+    return [out.record.message_id for out in outputs if isinstance(out.record, SocialMessage | ConversationEvent)
+            and out.record.message_id is not None]  # fmt: skip
+
+
+class IngestStep:
+    """The decision logic over a batch, with the dedupe that moves only after publishing."""
+
+    def __init__(self, settings: IngestSettings, broker: KafkaBroker) -> None:
+        self.topics = settings.topics
+        self.broker = broker
+        self.recent = RecentIds(settings.dedupe_window_seconds, settings.dedupe_max_ids)
+        self.dedupe = BatchDedupe(self.recent)
+        self._one = one_at_a_time(partial(process, build_normalizer(settings, self.dedupe), settings.topics))
+
+    def process(self, batch: Sequence[Inbound]) -> Sequence[Result]:
+        self.dedupe.begin_batch()
+        return self._one(batch)
+
+    async def published(self, outputs: Sequence[Outbound]) -> None:
+        """Every output is acknowledged: write the seen-marks, then believe them."""
+        ids = published_ids(outputs)
+        now = time.time()
+        await write_seen(self.broker, self.topics.ingest_seen, ids, now)
+        self.dedupe.published(ids, now)
+
+
+def ingest_stage(settings: IngestSettings, broker: KafkaBroker, logger: logging.Logger) -> tuple[Stage, IngestStep]:
+    step = IngestStep(settings, broker)
+    return Stage("ingest", broker, settings.topics.dlq, logger, on_published=step.published), step
+
+
 def build(settings: IngestSettings) -> ServiceRuntime:
     logger = configure_logging("ingest", settings.log_level)
     broker = make_broker(settings.kafka, client_id="triage-ingest", logger=logger)
-    stage = Stage("ingest", broker, settings.topics.dlq, logger)
-    normalizer = build_normalizer(settings)
+    stage, step = ingest_stage(settings, broker, logger)
+
+    async def restore() -> None:
+        restored = await restore_seen(settings.kafka, settings.topics, step.recent)
+        log_event(logger, "dedupe_restored", ids=restored, window_seconds=settings.dedupe_window_seconds)
+
     subscribe(
         broker,
         stage,
         settings.topics.raw,
         settings.consumer_group,
-        one_at_a_time(partial(process, normalizer, settings.topics)),
+        step.process,
         batch=True,
         max_records=settings.batch_size,
     )
@@ -97,4 +144,4 @@ def build(settings: IngestSettings) -> ServiceRuntime:
 
         routes = WebhookReceiver(settings.webhooks, publish).routes()
         log_event(logger, "webhooks_enabled", path="/webhooks/{platform}")
-    return ServiceRuntime("ingest", settings, broker, logger, routes=routes)
+    return ServiceRuntime("ingest", settings, broker, logger, routes=routes, before_start=[restore])

@@ -8,20 +8,19 @@ an ``agent_replied`` conversation event (the brand wrote), which stops the SLA c
 No Kafka here: the service and the ``normalize`` command both call it.
 """
 
-import json
 import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from triage_ingest.adapters import ADAPTERS
 from triage_ingest.adapters.base import AdapterContext, PayloadError, Skipped
-from triage_ingest.dedupe import RecentIds
 from triage_ingest.pii import PiiDetector
+from triage_schemas import safejson
 from triage_schemas.delivery import Rejected
 from triage_schemas.enums import ConversationEventType, Direction, Platform
 from triage_schemas.records import ConversationEvent, RawEnvelope, SocialMessage
@@ -36,6 +35,13 @@ SURROGATE = re.compile(r"[\ud800-\udfff]")
 class Limits:
     max_record_bytes: int
     max_text_chars: int
+    max_depth: int = safejson.DEFAULT_MAX_DEPTH
+    earliest: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    max_future_seconds: float = 86_400
+
+
+class Dedupe(Protocol):
+    def first_time(self, key: str, now: float) -> bool: ...
 
 
 @dataclass
@@ -54,7 +60,7 @@ class Normalizer:
         self,
         brand_account_ids: Mapping[Platform, frozenset[str]],
         pii: PiiDetector,
-        recent: RecentIds,
+        recent: Dedupe,
         limits: Limits,
     ) -> None:
         self.brand_account_ids = brand_account_ids
@@ -69,13 +75,9 @@ class Normalizer:
                 "(TRIAGE_INGEST_MAX_RECORD_BYTES)"
             )
         try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise Rejected(f"record is not valid UTF-8 (byte {error.start}: {error.reason})") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise Rejected(f"record is not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+            data = safejson.loads(raw, max_depth=self.limits.max_depth, max_bytes=self.limits.max_record_bytes)
+        except safejson.BadJson as error:
+            raise Rejected(f"record is {error.reason}") from None
         if not isinstance(data, dict):
             raise Rejected(f"record is a JSON {type(data).__name__}, not a raw_envelope object")
         if data.get("record_type", "raw_envelope") != "raw_envelope":
@@ -91,7 +93,22 @@ class Normalizer:
 
     def record(self, raw: bytes, now: float) -> Normalized:
         envelope = self.envelope(raw)
+        self._check_time("received_at", envelope.received_at, now)
         return self.payload(envelope.platform, envelope.payload, envelope.received_at, envelope.account_id, now)
+
+    def _check_time(self, what: str, at: datetime, now: float) -> None:
+        """A clock set to 1970 or to next year would put the message at the wrong end of
+        every queue and SLA figure: refuse it with the range that is accepted."""
+        if at < self.limits.earliest:
+            raise Rejected(
+                f"{what} {at.isoformat()} is before {self.limits.earliest.isoformat()} "
+                "(TRIAGE_INGEST_EARLIEST_TIMESTAMP)"
+            )
+        if at.timestamp() > now + self.limits.max_future_seconds:
+            raise Rejected(
+                f"{what} {at.isoformat()} is more than {self.limits.max_future_seconds:,.0f} s in the future "
+                "(TRIAGE_INGEST_MAX_FUTURE_SECONDS)"
+            )
 
     def payload(
         self, platform: Platform, payload: dict[str, Any], received_at: datetime, account_id: str | None, now: float
@@ -106,12 +123,16 @@ class Normalizer:
             extracted = ADAPTERS[platform](payload, context)
         except PayloadError as error:
             raise Rejected(f"{platform.value} payload: {error}") from None
+        except ValidationError as error:
+            # e.g. a message dated 1970 or year 9999: a field the platform sent is unusable
+            raise Rejected(f"{platform.value} payload gives an invalid message: {_validation_summary(error)}") from None
         except (TypeError, AttributeError, KeyError, ValueError) as error:
             # An adapter met a shape its platform never sends: still the payload's fault.
             raise Rejected(f"{platform.value} payload has an unexpected shape ({type(error).__name__})") from None
         for position, item in enumerate(extracted):
             if isinstance(item, SocialMessage):
                 self._check_text(item.text, position)
+                self._check_time(f"message {position} created_at", item.created_at, now)
         result = Normalized(platform)
         for item in extracted:
             if isinstance(item, Skipped):
