@@ -1,8 +1,19 @@
 """``GET`` and ``POST /webhooks/{platform}``: handshakes, signature checks, and a verified
-body published to ``social.raw`` as a raw envelope. Bodies are never logged."""
+body published to ``social.raw`` as a raw envelope. Bodies are never logged.
+
+Whatever a stranger sends (headers, bodies, handshake tokens) gets a 4xx saying why,
+never a 500: only the broker failing to take a verified delivery is a server error, and
+then the platform retries it.
+
+A replayed delivery (the same body again within ``replay_window_seconds``) gets **200**
+without being published again: the first copy is already on ``social.raw``, and any
+non-2xx would make the platform retry it, or disable the webhook after repeated
+failures. A copy arriving while the first is still being published gets 409, so that
+the platform retries it once the first has succeeded or failed.
+"""
 
 import hmac
-import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -14,18 +25,23 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from triage_ingest.webhooks import signatures
+from triage_ingest.webhooks.replay import ReplayWindow, Seen, delivery_key
 from triage_ingest.webhooks.settings import WebhookSettings
+from triage_schemas import safejson
 from triage_schemas.enums import Platform
 from triage_schemas.records import RawEnvelope
 
 WEBHOOKS = Counter(
     "triage_ingest_webhooks",
-    "Webhook deliveries by platform and outcome (accepted, bad_signature, bad_json, too_large, not_configured)",
+    "Webhook requests by platform and outcome (accepted, replayed, bad_signature, bad_handshake, bad_json, "
+    "bad_request, too_large, not_configured, unknown_platform)",
     ["platform", "outcome"],
 )
 META = {Platform.MESSENGER, Platform.INSTAGRAM, Platform.FACEBOOK, Platform.WHATSAPP}
 # Headers worth keeping with the envelope; signatures and secrets are never forwarded.
 KEPT_HEADERS = ("content-type", "user-agent", "x-request-id")
+# ASCII digits only, and few enough that int() cannot refuse them.
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
 
 Publish = Callable[[RawEnvelope, str], Awaitable[None]]
 
@@ -39,6 +55,7 @@ class WebhookReceiver:
         self.settings = settings
         self.publish = publish
         self.now = now
+        self.replays = ReplayWindow(settings.replay_window_seconds, settings.replay_max_deliveries)
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -85,10 +102,14 @@ class WebhookReceiver:
                 WEBHOOKS.labels(platform.value, "bad_signature").inc()
                 return _problem(403, "hub.verify_token does not match")
             return PlainTextResponse(query.get("hub.challenge", ""))
-        if platform is Platform.X and "crc_token" in query:
-            return JSONResponse(signatures.x_crc_response(secret, query["crc_token"]))
-        if platform is Platform.LINKEDIN and "challengeCode" in query:
-            return JSONResponse(signatures.linkedin_challenge_response(secret, query["challengeCode"]))
+        try:
+            if platform is Platform.X and "crc_token" in query:
+                return JSONResponse(signatures.x_crc_response(secret, query["crc_token"]))
+            if platform is Platform.LINKEDIN and "challengeCode" in query:
+                return JSONResponse(signatures.linkedin_challenge_response(secret, query["challengeCode"]))
+        except signatures.BadHandshake as refused:
+            WEBHOOKS.labels(platform.value, "bad_handshake").inc()
+            return _problem(400, refused.reason)
         return _problem(400, f"no handshake for {platform.value} with these parameters")
 
     async def receive(self, request: Request) -> Response:
@@ -96,11 +117,14 @@ class WebhookReceiver:
         if isinstance(platform, Response):
             return platform
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.settings.max_body_bytes:
+        if _CONTENT_LENGTH.fullmatch(declared) is None and declared:
+            WEBHOOKS.labels(platform.value, "bad_request").inc()
+            return _problem(400, "Content-Length is not a number of bytes")
+        if declared and int(declared) > self.settings.max_body_bytes:
             WEBHOOKS.labels(platform.value, "too_large").inc()
             return _problem(413, f"body over {self.settings.max_body_bytes:,} bytes")
-        body = await request.body()
-        if len(body) > self.settings.max_body_bytes:
+        body = await self._body(request)
+        if body is None:
             WEBHOOKS.labels(platform.value, "too_large").inc()
             return _problem(413, f"body over {self.settings.max_body_bytes:,} bytes")
         try:
@@ -109,24 +133,57 @@ class WebhookReceiver:
             WEBHOOKS.labels(platform.value, "bad_signature").inc()
             return _problem(401, refused.reason)
         try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            payload = safejson.loads(body, max_bytes=self.settings.max_body_bytes)
+        except safejson.BadJson as refused:
             WEBHOOKS.labels(platform.value, "bad_json").inc()
-            return _problem(400, f"body is not JSON ({type(error).__name__})")
+            return _problem(400, f"body is {refused.reason}")
         if not isinstance(payload, dict):
             WEBHOOKS.labels(platform.value, "bad_json").inc()
             return _problem(400, "body is not a JSON object")
-        envelope = RawEnvelope(
-            platform=platform,
-            received_at=datetime.now(UTC),
-            payload=payload,
-            source="webhook",
-            account_id=account_of(platform, payload),
-            headers={name: request.headers[name] for name in KEPT_HEADERS if name in request.headers},
-        )
-        await self.publish(envelope, f"{platform.value}:{envelope.account_id or 'webhook'}")
+        key = delivery_key(platform, body)
+        seen = self.replays.claim(key, self.now())
+        if seen is not Seen.NEW:
+            WEBHOOKS.labels(platform.value, "replayed").inc()
+            if seen is Seen.IN_FLIGHT:
+                return _problem(409, "the same delivery is being published right now: retry later")
+            return JSONResponse(
+                {
+                    "accepted": True,
+                    "published": False,
+                    "reason": "this delivery was already accepted: not published again",
+                }
+            )
+        published = False
+        try:
+            envelope = RawEnvelope(
+                platform=platform,
+                received_at=datetime.now(UTC),
+                payload=payload,
+                source="webhook",
+                account_id=account_of(platform, payload),
+                headers={name: request.headers[name] for name in KEPT_HEADERS if name in request.headers},
+            )
+            await self.publish(envelope, f"{platform.value}:{envelope.account_id or 'webhook'}")
+            published = True
+        finally:
+            if published:
+                self.replays.accept(key, self.now())
+            else:
+                self.replays.release(key)
         WEBHOOKS.labels(platform.value, "accepted").inc()
-        return JSONResponse({"accepted": True})
+        return JSONResponse({"accepted": True, "published": True})
+
+    async def _body(self, request: Request) -> bytes | None:
+        """The body, or None as soon as it is over the limit (a chunked body declares no length)."""
+        limit = self.settings.max_body_bytes
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _verify(self, platform: Platform, body: bytes, request: Request) -> None:
         secret = self._secret(platform) or ""
