@@ -99,6 +99,7 @@ async def start_pipeline(
     env = {
         "router": {"TRIAGE_ROUTER_POLICY_FILE": str(policy)},
         "sla-monitor": {
+            "TRIAGE_SLA_MONITOR_POLICY_FILE": str(policy),
             "TRIAGE_SLA_MONITOR_TICK_SECONDS": "0.1",
             "TRIAGE_SLA_MONITOR_GAUGES_SECONDS": "0.5",
             "TRIAGE_SLA_MONITOR_TRANSACTIONAL_ID": f"e2e-{uuid.uuid4().hex[:10]}",

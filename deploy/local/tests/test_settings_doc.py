@@ -19,7 +19,7 @@ def test_every_service_setting_appears(tmp_path: Path) -> None:
         "TRIAGE_KAFKA_SASL_MECHANISM",
         "TRIAGE_TOPIC_SLA_STATE",
         "TRIAGE_ROUTER_POLICY_FILE",
-        "TRIAGE_SLA_MONITOR_ALERTS__BREACH",
+        "TRIAGE_SLA_MONITOR_POLICY_FILE",
         "TRIAGE_CLASSIFIER_BATCH_SIZE",
         "TRIAGE_INGEST_HTTP_PORT",
     ):

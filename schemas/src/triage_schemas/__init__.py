@@ -2,6 +2,7 @@
 one way each service configures itself, logs, consumes, publishes and serves HTTP."""
 
 from triage_schemas.enums import (
+    ActorKind,
     AlertKind,
     Channel,
     ConversationEventType,
@@ -12,6 +13,7 @@ from triage_schemas.enums import (
     Platform,
     Priority,
     ReplyMode,
+    ResponseKind,
     SentimentLabel,
     Severity,
     Tier,
@@ -35,6 +37,7 @@ from triage_schemas.records import (
 
 __all__ = [
     "SCHEMA_VERSION",
+    "ActorKind",
     "AlertKind",
     "AnyRecord",
     "Author",
@@ -52,6 +55,7 @@ __all__ = [
     "Priority",
     "RawEnvelope",
     "ReplyMode",
+    "ResponseKind",
     "RoutedMessage",
     "Routing",
     "Sentiment",

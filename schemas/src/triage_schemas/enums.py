@@ -96,10 +96,32 @@ class AlertKind(StrEnum):
     WARNING = "warning"
     BREACH = "breach"
     ESCALATION = "escalation"
+    WINDOW_CLOSING = "window_closing"
+    RESOLUTION_WARNING = "resolution_warning"
+    RESOLUTION_BREACH = "resolution_breach"
+    FOLLOW_UP_DUE = "follow_up_due"
+    CLOSURE_NOTE_DUE = "closure_note_due"
 
 
 class Severity(StrEnum):
-    """How loudly on-call is told: a warning informs, a breach or escalation pages."""
+    """How loudly on-call is told: info is a reminder, a warning informs, critical pages."""
 
+    INFO = "info"
     WARNING = "warning"
     CRITICAL = "critical"
+
+
+class ActorKind(StrEnum):
+    """Who wrote a brand reply: a person, or automation (a chatbot, an auto-acknowledgement).
+    Only a human reply stops a response clock."""
+
+    HUMAN = "human"
+    AUTOMATION = "automation"
+
+
+class ResponseKind(StrEnum):
+    """Which reply a response clock waits for: the first in a conversation, or the next one
+    after a customer wrote again following an agent's reply."""
+
+    FIRST = "first"
+    NEXT = "next"

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from triage_schemas.enums import (
+    ActorKind,
     AlertKind,
     Channel,
     ConversationEventType,
@@ -30,6 +31,7 @@ from triage_schemas.enums import (
     Platform,
     Priority,
     ReplyMode,
+    ResponseKind,
     SentimentLabel,
     Severity,
     Tier,
@@ -149,8 +151,23 @@ class Routing(BaseModel):
     owner: NonEmptyStr
     tier: Tier
     reply_mode: ReplyMode
-    first_response_target_seconds: int | None = Field(default=None, ge=0)
+    first_response_target_seconds: int | None = Field(
+        default=None, ge=0, description="counted in the calendar's open hours, or around the clock without one"
+    )
     first_response_due_at: UtcDatetime | None = Field(description="null when no SLA clock runs (spam)")
+    calendar: str | None = Field(
+        default=None, description="the policy calendar whose open hours count the targets; null = around the clock"
+    )
+    reply_window_closes_at: UtcDatetime | None = Field(
+        default=None, description="when the platform stops letting the brand answer (Meta's 24 h window); null = none"
+    )
+    next_response_target_seconds: int | None = Field(
+        default=None, ge=0, description="target for a reply to a customer who writes again after an agent replied"
+    )
+    resolution_target_seconds: int | None = Field(
+        default=None, ge=0, description="target from first message to resolved"
+    )
+    resolution_due_at: UtcDatetime | None = None
     template_id: str | None = None
     policy_version: NonEmptyStr
     reasons: list[str] = Field(default_factory=list)
@@ -169,6 +186,11 @@ class ConversationEvent(Record):
     type: ConversationEventType
     at: UtcDatetime
     actor: str | None = None
+    actor_kind: ActorKind | None = Field(
+        default=None,
+        description="human or automation (a bot, an auto-acknowledgement); absent means human. "
+        "An automated reply never stops a response clock",
+    )
     platform: Platform | None = None
     message_id: str | None = Field(default=None, description="the brand message that caused it, when one did")
 
@@ -189,6 +211,10 @@ class SlaAlert(Record):
     due_at: UtcDatetime
     elapsed_seconds: float = Field(ge=0)
     at: UtcDatetime
+    response: ResponseKind | None = Field(
+        default=None, description="for warning, breach and escalation: the first or the next response"
+    )
+    calendar: str | None = Field(default=None, description="the calendar the target was counted on")
 
 
 class DeadLetter(Record):

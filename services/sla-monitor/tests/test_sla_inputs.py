@@ -7,12 +7,13 @@ import pytest
 
 from tests.sla_records import event, routed
 from triage_schemas.delivery import Inbound, Rejected
-from triage_sla_monitor.app import Monitor
+from triage_schemas.policy import ClockPolicy
 from triage_sla_monitor.config import SlaMonitorSettings
+from triage_sla_monitor.monitor import Monitor
 
 
 def monitor() -> Monitor:
-    return Monitor(SlaMonitorSettings(), logging.getLogger("test"))
+    return Monitor(SlaMonitorSettings(), ClockPolicy(), logging.getLogger("test"))
 
 
 @pytest.mark.parametrize(

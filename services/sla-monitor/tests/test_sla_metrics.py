@@ -45,8 +45,9 @@ def test_overdue_gauge_counts_unanswered_conversations_past_target_by_priority()
 
 def test_an_escalation_alert_goes_to_leadership_whatever_the_routed_tier() -> None:
     store = ClockStore(AlertFractions())
-    store.customer_message("esc-1", 0.0, subject())
-    alerts = {a.kind: alert_record(a) for a in store.fire(1_000.0)}
+    start = 1_764_000_000.0  # alerts carry real timestamps (2025)
+    store.customer_message("esc-1", start, subject())
+    alerts = {a.kind: alert_record(a) for a in store.fire(start + 1_000.0)}
     assert alerts[AlertKind.BREACH].tier == 1
     assert alerts[AlertKind.ESCALATION].tier == 2
 

@@ -110,6 +110,8 @@ def service_env(service: str, repo: Path) -> dict[str, str]:
         return {"TRIAGE_INGEST_BRAND_ACCOUNT_IDS": json.dumps(brands)}
     if service == "router":
         return {"TRIAGE_ROUTER_POLICY_FILE": str(repo / DEMO_POLICY)}
+    if service == "sla-monitor":  # one policy file for both: the same fractions, calendars, windows
+        return {"TRIAGE_SLA_MONITOR_POLICY_FILE": str(repo / DEMO_POLICY)}
     return {}
 
 

@@ -1,4 +1,8 @@
-"""Breaches and escalations to Alertmanager (API v2); resolved by re-posting with ``endsAt``.
+"""Alerts that need a person to Alertmanager (API v2); resolved by re-posting with ``endsAt``.
+
+Breaches, escalations and closing reply windows page (severity critical); resolution
+breaches go as warnings; reminders (follow-up, closure note) and plain warnings stay
+on ``social.sla-alerts`` only.
 
 Posting is best effort and off the alert path: the Kafka record is the alert of
 record, Alertmanager is a notification channel, so a slow or absent Alertmanager never
@@ -16,7 +20,7 @@ from prometheus_client import Counter
 
 from triage_schemas.logs import log_event
 from triage_sla_monitor.clock import Alert, Subject
-from triage_sla_monitor.inputs import alert_tier
+from triage_sla_monitor.inputs import SEVERITY, alert_tier
 
 POSTS = Counter("triage_sla_alertmanager_posts_total", "Posts to Alertmanager", ["outcome"])
 
@@ -47,15 +51,16 @@ class Alertmanager:
     def fire(self, alert: Alert) -> None:
         body = labels(alert.conversation_id, alert.clock_number, alert.subject)
         body["tier"] = str(alert_tier(alert))
-        body["severity"] = "critical"
+        body["severity"] = SEVERITY[alert.kind].value
         body["kind"] = alert.kind.value
         start = datetime.fromtimestamp(alert.due_at, UTC)
+        what = f"{alert.response.value} response" if alert.response is not None else "conversation"
         self._put(
             {
                 "labels": body,
                 "annotations": {
-                    "summary": f"{alert.subject.lane} {alert.subject.priority} first response {alert.kind.value}",
-                    "target_seconds": str(alert.subject.target_seconds),
+                    "summary": f"{alert.subject.lane} {alert.subject.priority} {what} {alert.kind.value}",
+                    "target_seconds": str(alert.target_seconds),
                 },
                 "startsAt": start.isoformat(),
                 # far enough ahead that Alertmanager keeps it firing until we resolve it

@@ -1,9 +1,12 @@
 """Settings of the sla-monitor service (env ``TRIAGE_SLA_MONITOR_<FIELD>``)."""
 
-from pydantic import Field, field_validator
+from pathlib import Path
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from triage_schemas.policy import AlertFractions
+from triage_schemas.policy import ClockPolicy
 from triage_schemas.settings import ServiceSettings
 from triage_sla_monitor.metrics import BUCKETS
 
@@ -13,8 +16,10 @@ class SlaMonitorSettings(ServiceSettings):
 
     consumer_group: str = Field(default="triage-sla-monitor", description="Kafka consumer group")
     http_port: int = Field(default=8004, ge=0, le=65535, description="port for /metrics, /healthz, /readyz")
-    alerts: AlertFractions = Field(
-        default_factory=AlertFractions, description="fractions of the target for warning, breach, escalation"
+    policy_file: Path | None = Field(
+        default=None,
+        description="the routing policy YAML the router reads (the same file): alert fractions, calendars, "
+        "reply-window margin, follow-up; unset = the built-in defaults",
     )
     tick_seconds: float = Field(default=0.25, gt=0, le=5, description="how often due clocks are checked")
     gauges_seconds: float = Field(default=10.0, gt=0, description="how often open/unanswered gauges are recomputed")
@@ -43,3 +48,28 @@ class SlaMonitorSettings(ServiceSettings):
         if any(b <= 0 for b in buckets) or list(buckets) != sorted(set(buckets)):
             raise ValueError("histogram buckets must be positive and strictly increasing")
         return buckets
+
+
+class PolicyFileError(Exception):
+    """The policy file cannot be used; the message names the file and what is wrong."""
+
+
+def load_clock_policy(path: Path | None) -> ClockPolicy:
+    """The clock sections (``calendars:``, ``sla:``) of the routing policy file."""
+    if path is None:
+        return ClockPolicy()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as error:
+        raise PolicyFileError(f"{path}: cannot read the policy file ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        raise PolicyFileError(f"{path}: not YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise PolicyFileError(f"{path}: the policy file must be a mapping of sections")
+    try:
+        return ClockPolicy.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in error.errors()[:5]
+        )
+        raise PolicyFileError(f"{path}: invalid policy: {problems}") from None

@@ -6,6 +6,7 @@ from collections import defaultdict, deque
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 
+from triage_schemas.enums import ActorKind, Lane, Priority, ResponseKind
 from triage_sla_monitor.clock import Alert, Answered, ClockStore, Resolved
 
 # minutes to days; the default of TRIAGE_SLA_MONITOR_HISTOGRAM_BUCKETS_SECONDS
@@ -41,6 +42,13 @@ OVERDUE = Gauge(
     ["lane", "priority"],
 )
 WAIT = Gauge("triage_sla_estimated_wait_seconds", "Median of recent first responses", ["lane"])
+REPLIES = Counter(
+    "triage_sla_replies_total",
+    "Brand replies seen, by who sent them: only human replies stop a clock or count toward the badge share",
+    ["lane", "actor_kind"],
+)
+LANES = [lane.value for lane in Lane]
+PRIORITIES = [priority.value for priority in Priority]
 
 DAY = 86_400.0
 
@@ -51,7 +59,14 @@ class Figures:
     def __init__(
         self, recent: int, dm_window_seconds: float, dm_days: int = 7, buckets: tuple[float, ...] = BUCKETS
     ) -> None:
-        self.first_response = _histogram("triage_sla_first_response_seconds", "Time to first agent reply", buckets)
+        self.first_response = _histogram(
+            "triage_sla_first_response_seconds", "Time to the first human agent reply (counted in open hours)", buckets
+        )
+        self.next_response = _histogram(
+            "triage_sla_next_response_seconds",
+            "Time to a human reply to a customer who wrote again after an agent replied (counted in open hours)",
+            buckets,
+        )
         self.resolution = _histogram(
             "triage_sla_resolution_seconds", "Time from first customer message to resolution", buckets
         )
@@ -60,8 +75,14 @@ class Figures:
         self.dm_days = dm_days
         self.dm_hours: dict[int, list[int]] = {}
 
+    def reply(self, lane: str, actor_kind: ActorKind) -> None:
+        REPLIES.labels(lane, actor_kind.value).inc()
+
     def answered(self, outcome: Answered, now: float) -> None:
         s = outcome.subject
+        if outcome.response is ResponseKind.NEXT:
+            self.next_response.labels(s.lane, s.priority, s.platform).observe(outcome.first_response_seconds)
+            return
         self.first_response.labels(s.lane, s.priority, s.platform).observe(outcome.first_response_seconds)
         self.recent[s.lane].append(outcome.first_response_seconds)
         if s.channel == "direct_message":
@@ -92,11 +113,11 @@ class Figures:
             open_[lane] += 1
             if clock.running():
                 waiting[lane] += 1
-                elapsed = clock.elapsed(now)
+                elapsed = store.elapsed(clock, now)
                 oldest[lane] = max(oldest[lane], elapsed)
-                overdue[lane, clock.subject.priority] += elapsed >= clock.subject.target_seconds
-        for lane in ("community", "sales", "support", "risk"):
-            for priority in ("P1", "P2", "P3"):
+                overdue[lane, clock.subject.priority] += elapsed >= clock.target()
+        for lane in LANES:
+            for priority in PRIORITIES:
                 OVERDUE.labels(lane, priority).set(overdue[lane, priority])
             OPEN.labels(lane).set(open_[lane])
             UNANSWERED.labels(lane).set(waiting[lane])

@@ -6,7 +6,9 @@ from dataclasses import asdict
 
 from triage_sla_monitor.clock import Clock, Subject
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+"""2 added the next-response flag, the opening time and the reply-window deadline; a
+version-1 value loads with those absent (a first-response clock without a window)."""
 
 
 def _num(value: float) -> float | None:
@@ -25,6 +27,9 @@ def dump(clock: Clock) -> bytes:
         "last_pause_change": _num(clock.last_pause_change),
         "alerts_sent": clock.alerts_sent,
         "resolved_at": clock.resolved_at,
+        "next_response": clock.next_response,
+        "opened_at": clock.opened_at,
+        "window_deadline": clock.window_deadline,
     }
     return json.dumps(data, separators=(",", ":")).encode()
 
@@ -44,4 +49,7 @@ def load(conversation_id: str, value: bytes) -> Clock:
         last_pause_change=float("-inf") if last is None else float(last),
         alerts_sent=int(data.get("alerts_sent", 0)),
         resolved_at=data.get("resolved_at"),
+        next_response=bool(data.get("next_response", False)),
+        opened_at=data.get("opened_at", data.get("started_at")),
+        window_deadline=data.get("window_deadline"),
     )

@@ -1,0 +1,87 @@
+"""The timer loop: due alerts fire, each with its clock's new state in one transaction;
+the gauges are recomputed every few seconds."""
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from triage_schemas.logs import log_event
+from triage_sla_monitor.clock import BIT, Alert
+from triage_sla_monitor.inputs import SEVERITY, alert_record
+from triage_sla_monitor.monitor import Monitor
+from triage_sla_monitor.recovery import ClockState
+
+# Alerts that need a person now go to Alertmanager too; warnings and reminders stay on the topic.
+PAGED = {kind for kind, severity in SEVERITY.items() if severity.value == "critical"}
+
+
+class AlertTimer:
+    def __init__(self, monitor: Monitor, clock_state: ClockState) -> None:
+        self.monitor = monitor
+        self.clock_state = clock_state
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def fire_due(self, now: float) -> list[Alert]:
+        """Fire due alerts; each alert and its clock's new state are one transaction."""
+        monitor = self.monitor
+        async with monitor.lock:
+            if not monitor.firing:
+                return []
+            alerts = monitor.store.fire(now)
+            if not alerts:
+                return []
+            assert monitor.producer is not None
+            try:
+                async with monitor.producer.transaction():
+                    for alert in alerts:
+                        record = alert_record(alert)
+                        await monitor.producer.send(
+                            monitor.settings.topics.sla_alerts,
+                            key=alert.conversation_id.encode(),
+                            value=record.to_json_bytes(),
+                        )
+                    for cid in {a.conversation_id for a in alerts}:
+                        await self.clock_state.send(cid)
+            except Exception as error:
+                # not sent: take the marks back so the next tick tries again
+                for alert in alerts:
+                    clock = monitor.store.clocks.get(alert.conversation_id)
+                    if clock is not None and clock.number == alert.clock_number:
+                        clock.alerts_sent &= ~BIT[alert.kind]
+                        monitor.store.restore(clock)
+                log_event(monitor.logger, "alert_publish_failed", logging.ERROR, error=type(error).__name__)
+                return []
+            for cid in {a.conversation_id for a in alerts}:
+                clock = monitor.store.clocks.get(cid)
+                if clock is not None and monitor.store.finished(clock):  # its last reminder went out
+                    monitor.store.forget(cid)
+                    monitor.partition_of.pop(cid, None)
+        for alert in alerts:
+            monitor.figures.alert(alert)
+            log_event(
+                monitor.logger, "sla_alert", kind=alert.kind.value, lane=alert.subject.lane,
+                priority=alert.subject.priority, lateness_seconds=round(now - alert.due_at, 3),
+            )  # fmt: skip
+            if monitor.alertmanager is not None and alert.kind in PAGED:
+                monitor.alertmanager.fire(alert)
+        return alerts
+
+    async def _fire_loop(self) -> None:
+        while True:
+            await self.fire_due(time.time())
+            await asyncio.sleep(self.monitor.settings.tick_seconds)
+
+    async def _gauge_loop(self) -> None:
+        while True:
+            self.monitor.figures.refresh(self.monitor.store, time.time())
+            await asyncio.sleep(self.monitor.settings.gauges_seconds)
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._fire_loop()), asyncio.create_task(self._gauge_loop())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
