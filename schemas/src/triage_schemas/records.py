@@ -112,6 +112,10 @@ class MessageFields(Record):
     reply_to: str | None = None
     permalink: str | None = None
     pii: list[PiiKind] = Field(default_factory=list, description="kinds of personal data found in the text")
+    actor_kind: ActorKind | None = Field(
+        default=None,
+        description="for the brand's own (outbound) messages: human or automation; absent means human",
+    )
 
 
 class SocialMessage(MessageFields):

@@ -168,6 +168,7 @@ def brand_reply(message: SocialMessage) -> ConversationEvent:
         type=ConversationEventType.AGENT_REPLIED,
         at=message.created_at,
         actor=message.author.id,
+        actor_kind=message.actor_kind,
         platform=message.platform,
         message_id=message.message_id,
     )

@@ -98,7 +98,10 @@ class Monitor:
         cid = record.conversation_id
         before = self.store.get(cid).alerts_sent
         if is_reply(record):
-            self.figures.reply(record.classification.lane.value, ActorKind.HUMAN)
+            actor_kind = record.actor_kind or ActorKind.HUMAN
+            self.figures.reply(record.classification.lane.value, actor_kind)
+            if actor_kind is ActorKind.AUTOMATION:
+                return None  # recorded, but an automated reply stops no clock
             clock, outcomes = self.store.event(cid, Facts.REPLY, at)
         else:
             deadline = window_deadline(record, self.policy.sla.reply_windows.margin)
