@@ -78,3 +78,39 @@ def test_a_broken_pattern_is_refused_naming_the_rule(tmp_path: Path) -> None:
     path.write_text("version: t\nrules:\n  - id: r1\n    issue_type: nope\n", encoding="utf-8")
     with pytest.raises(GuardrailError, match=r"g\.yaml: rules\.0\.issue_type"):
         load_guardrails(path)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "problem"),
+    [
+        (r"\bhacked(?! by me)", r"bad pattern 1 .*RE2 cannot compile it \(invalid perl operator"),
+        (r"\b(\w+) \1\b", r"bad pattern 1 .*RE2 cannot compile it \(invalid escape sequence: \\1"),
+    ],
+)
+def test_a_pattern_re2_cannot_run_is_refused_naming_the_rule_and_pattern(
+    pattern: str, problem: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_text(
+        "version: t\nrules:\n  - id: r1\n    issue_type: harassment\n    triggers: [hack]\n"
+        f"    patterns: ['hacked', '{pattern}']\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(GuardrailError, match=f"rule r1: {problem}"):
+        load_guardrails(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "fires"),
+    [
+        # \w, \d and \s keep Python's Unicode meaning under RE2 (whose own are ASCII).
+        ("my сторінка account was hacked", True),
+        ("mon compte œuvre a été piraté", True),
+        ("MY ACCOUNT WAS HACKED", True),
+        ("my account was hacked-ish? no, hackedx", True),
+        ("the account hackedx", False),
+    ],
+)
+def test_unicode_text_is_read_as_under_python_re(text: str, fires: bool) -> None:
+    ids = {signal.rule_id for signal in load_guardrails().signals(text)}
+    assert bool(ids & {"compromise-hacked-en", "compromise-pirate-fr"}) == fires

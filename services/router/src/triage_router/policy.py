@@ -6,11 +6,15 @@ editing the file, never the code. ``sla:`` is the shared ``SlaPolicy`` because t
 SLA monitor's replay reads the same file.
 """
 
+import re
+import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, Self, cast
 
+import re2
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from triage_schemas.enums import Channel, IssueType, Lane, Priority, ReplyMode, Tier
 from triage_schemas.policy import SlaPolicy
@@ -26,6 +30,91 @@ class PolicyError(Exception):
         super().__init__(f"{source}: invalid routing policy\n" + "\n".join(f"  {e}" for e in errors))
         self.source = source
         self.errors = errors
+
+
+class _CombiningMarks(dict[int, int | None]):
+    """str.translate table dropping combining marks, filled as characters are first seen.
+
+    Capped so a stream of rare characters cannot grow it without bound; the rest are
+    looked up each time (still correct, only slower)."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if unicodedata.combining(chr(code)) else code
+        if len(self) < 65_536:
+            self[code] = kept
+        return kept
+
+
+_COMBINING_MARKS = _CombiningMarks()
+_WORD = re.compile(r"\w+")
+
+
+def fold(text: str) -> str:
+    """Lower-case without accents, so 'Sécurité' and 'seguridad' match as typed in the policy."""
+    if text.isascii():
+        # NFKD changes no ASCII character and casefold() is lower() on them.
+        return text.lower()
+    return unicodedata.normalize("NFKD", text).translate(_COMBINING_MARKS).casefold()
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(fold(text))
+
+
+def keyword_tokens(keyword: str) -> tuple[tuple[str, ...], bool]:
+    """A keyword's words, and whether its last word is a prefix ('refund*')."""
+    prefix = keyword.rstrip().endswith("*")
+    return tuple(words(keyword.replace("*", " "))), prefix
+
+
+def scanned_words(text: str) -> bytes:
+    """The text as the keyword scan reads it: its folded words, one space around each, in
+    UTF-8. Folding and splitting happen once per message, whatever the number of triggers."""
+    return f" {' '.join(words(text))} ".encode()
+
+
+class _Regexp(Protocol):
+    """The part of a compiled RE2 pattern used here (re2 ships no type hints)."""
+
+    def search(self, text: bytes) -> Any: ...
+
+
+class KeywordSet:
+    """A trigger's keywords compiled once into one RE2 alternation.
+
+    A keyword matches where its words are whole consecutive words of the text, whatever
+    separates them ("charge back" matches "charge-back"); the last word of 'refund*' may
+    go on ("refunds"). On ``scanned_words`` that is a plain substring (" charge back ",
+    " refund"), and RE2 finds any of them in one scan, in time linear in the text.
+    """
+
+    def __init__(self, keywords: Sequence[str]) -> None:
+        self.keywords = tuple(keywords)
+        self._needles: list[tuple[int, bytes]] = []
+        for index, keyword in enumerate(self.keywords):
+            phrase, prefix = keyword_tokens(keyword)
+            if phrase:
+                self._needles.append((index, f" {' '.join(phrase)}{'' if prefix else ' '}".encode()))
+        options = re2.Options()
+        options.log_errors = False
+        # One group per keyword tells which one occurs first in the text.
+        alternation = b"|".join(b"(" + re2.escape(needle) + b")" for _, needle in self._needles)
+        self._any = cast(_Regexp, re2.compile(alternation, options)) if self._needles else None
+
+    def first(self, scanned: bytes) -> str | None:
+        """The first keyword, in the policy's order, found in ``scanned`` (``scanned_words``)."""
+        if self._any is None:
+            return None
+        found = self._any.search(scanned)
+        if found is None:
+            return None
+        position: int = found.lastindex - 1
+        # The scan found the keyword that occurs first in the text; one listed before it
+        # may still occur further on, and the policy's order decides which is reported.
+        for index, needle in self._needles[:position]:
+            if needle in scanned:
+                return self.keywords[index]
+        return self.keywords[self._needles[position][0]]
 
 
 class Strict(BaseModel):
@@ -59,6 +148,30 @@ class Conditions(Strict):
     large_audience: bool | None = Field(default=None, description="author has at least large_audience_followers")
     signals: list[str] | None = Field(default=None, description="classifier reasons or PII kinds, any of them")
     keywords: list[str] | None = Field(default=None, description="words or phrases, any language; 'word*' = prefix")
+    _keyword_set: KeywordSet | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _compile_keywords(self) -> Self:
+        # Compiled when the policy loads, so a set RE2 cannot hold is refused then.
+        if self.keywords is not None:
+            try:
+                self._keyword_set = KeywordSet(self.keywords)
+            except re2.error as error:
+                reason = error.args[0] if error.args else error
+                if isinstance(reason, bytes):
+                    reason = reason.decode("utf-8", "replace")
+                raise ValueError(f"keywords: RE2 cannot compile them ({reason})") from None
+        return self
+
+    @property
+    def keyword_set(self) -> KeywordSet | None:
+        if self.keywords is None:
+            return None
+        compiled = self._keyword_set
+        # model_copy(update=...) skips validation: recompile for keywords set that way.
+        if compiled is None or compiled.keywords != tuple(self.keywords):
+            compiled = self._keyword_set = KeywordSet(self.keywords)
+        return compiled
 
 
 class Trigger(Strict):

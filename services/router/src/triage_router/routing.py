@@ -4,50 +4,23 @@ Pure functions of a classified message and a policy, so a care lead's policy cha
 can be replayed on past traffic offline with exactly the service's behaviour.
 """
 
-import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import lru_cache
 
-from triage_router.policy import Conditions, RoutingPolicy, Trigger
+from triage_router.policy import Conditions, KeywordSet, RoutingPolicy, Trigger, fold, scanned_words, words
 from triage_schemas.enums import Channel, Direction, ReplyMode, Tier
 from triage_schemas.records import ClassifiedMessage, RoutedMessage, Routing
 
-_WORD = re.compile(r"\w+")
+__all__ = ["Match", "find_keyword", "fired_triggers", "fold", "matches", "reply_mode", "route", "words"]
 
 
-def fold(text: str) -> str:
-    """Lower-case without accents, so 'Sécurité' and 'seguridad' match as typed in the policy."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+def find_keyword(text: str, keywords: Sequence[str]) -> str | None:
+    """The first keyword (a word or phrase, 'refund*' = prefix) found in ``text``.
 
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(fold(text))
-
-
-@lru_cache(maxsize=4096)
-def _keyword_tokens(keyword: str) -> tuple[tuple[str, ...], bool]:
-    prefix = keyword.rstrip().endswith("*")
-    return tuple(words(keyword.replace("*", " "))), prefix
-
-
-def find_keyword(tokens: Sequence[str], keywords: Sequence[str]) -> str | None:
-    """The first keyword (a word or phrase, 'refund*' = prefix) found in ``tokens``."""
-    for keyword in keywords:
-        phrase, prefix = _keyword_tokens(keyword)
-        if not phrase:
-            continue
-        n = len(phrase)
-        for start in range(len(tokens) - n + 1):
-            window = tokens[start : start + n]
-            if list(window[:-1]) == list(phrase[:-1]) and (
-                window[-1].startswith(phrase[-1]) if prefix else window[-1] == phrase[-1]
-            ):
-                return keyword
-    return None
+    Compiles ``keywords`` on every call: the router uses the set its policy compiled once.
+    """
+    return KeywordSet(keywords).first(scanned_words(text))
 
 
 @dataclass(frozen=True)
@@ -56,10 +29,9 @@ class Match:
     because: str
 
 
-def matches(
-    conditions: Conditions, message: ClassifiedMessage, tokens: Sequence[str], policy: RoutingPolicy
-) -> str | None:
-    """Why every condition holds, or None when one does not."""
+def matches(conditions: Conditions, message: ClassifiedMessage, scanned: bytes, policy: RoutingPolicy) -> str | None:
+    """Why every condition holds, or None when one does not; ``scanned`` is the message's
+    ``scanned_words``, made once per message for every trigger's keywords."""
     c = message.classification
     because: list[str] = []
     if conditions.lanes is not None and c.lane not in conditions.lanes:
@@ -87,8 +59,9 @@ def matches(
         if not found:
             return None
         because.append(f"signal '{found[0]}'")
-    if conditions.keywords is not None:
-        keyword = find_keyword(tokens, conditions.keywords)
+    keyword_set = conditions.keyword_set
+    if keyword_set is not None:
+        keyword = keyword_set.first(scanned)
         if keyword is None:
             return None
         because.append(f"keyword '{keyword}'")
@@ -97,10 +70,10 @@ def matches(
 
 
 def fired_triggers(message: ClassifiedMessage, policy: RoutingPolicy) -> list[Match]:
-    tokens = words(message.text[: policy.keyword_scan_chars])
+    scanned = scanned_words(message.text[: policy.keyword_scan_chars])
     fired: list[Match] = []
     for trigger in policy.triggers:
-        because = matches(trigger.when, message, tokens, policy)
+        because = matches(trigger.when, message, scanned, policy)
         if because is not None:
             fired.append(Match(trigger, because))
     return fired
