@@ -18,6 +18,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T10:13:20Z",
             "reply_to": None,
             "permalink": "https://www.facebook.com/northwind/posts/pfbid02x",
+            "actor_kind": None,
         },
         {
             "message_id": "facebook:893002418832171_1188273650023399",
@@ -31,6 +32,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T10:20:00Z",
             "reply_to": "893002418832171_1188273650023331",
             "permalink": "https://www.facebook.com/northwind/posts/pfbid02x",
+            "actor_kind": None,
         },
     ],
     "facebook_feed_reaction": [
@@ -50,6 +52,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T10:10:00Z",
             "reply_to": None,
             "permalink": None,
+            "actor_kind": None,
         },
         {
             "message_id": "instagram:17865799348089040",
@@ -63,6 +66,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T10:10:00Z",
             "reply_to": "17865799348089039",
             "permalink": None,
+            "actor_kind": None,
         },
     ],
     "instagram_dm": [
@@ -78,6 +82,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T10:06:40Z",
             "reply_to": None,
             "permalink": None,
+            "actor_kind": None,
         },
     ],
     "instagram_dm_echo": [
@@ -93,6 +98,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T10:08:20Z",
             "reply_to": None,
             "permalink": None,
+            "actor_kind": None,
         },
     ],
     "instagram_mention": [
@@ -108,6 +114,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T10:11:40Z",
             "reply_to": None,
             "permalink": None,
+            "actor_kind": None,
         },
     ],
     "linkedin_comment": [
@@ -123,6 +130,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T11:30:00Z",
             "reply_to": "urn:li:activity:7094637247890620418",
             "permalink": None,
+            "actor_kind": None,
         },
         {
             "message_id": "linkedin:urn:li:comment:(urn:li:activity:7094637247890620418,7094977717598625999)",
@@ -136,6 +144,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T11:40:00Z",
             "reply_to": "urn:li:activity:7094637247890620418",
             "permalink": None,
+            "actor_kind": None,
         },
         "like",
     ],
@@ -152,6 +161,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T11:46:40Z",
             "reply_to": None,
             "permalink": "https://www.linkedin.com/feed/update/urn:li:share:7095000000000000001",
+            "actor_kind": None,
         },
     ],
     "messenger_echo": [
@@ -167,6 +177,51 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T10:05:00Z",
             "reply_to": None,
             "permalink": None,
+            "actor_kind": None,
+        },
+    ],
+    "messenger_echo_bot": [
+        {
+            "message_id": "messenger:m_echo_autoack_7a3c10f2e4b5d6a7b8",
+            "conversation_id": "messenger:dm:104729368112345:6120034519877201",
+            "platform": "messenger",
+            "channel": "direct_message",
+            "direction": "outbound",
+            "account_id": "104729368112345",
+            "author": {"id": "104729368112345", "handle": None, "followers": None},
+            "text": "Thanks for your message! An agent will reply within 2 hours.",
+            "created_at": "2025-11-22T10:06:00Z",
+            "reply_to": None,
+            "permalink": None,
+            "actor_kind": None,
+        },
+        {
+            "message_id": "messenger:m_echo_macro_9c2e41a0b7d3f5e6c1",
+            "conversation_id": "messenger:dm:104729368112345:6120034519877201",
+            "platform": "messenger",
+            "channel": "direct_message",
+            "direction": "outbound",
+            "account_id": "104729368112345",
+            "author": {"id": "104729368112345", "handle": None, "followers": None},
+            "text": "Your order NW-51002 is on its way: tracking link sent by email.",
+            "created_at": "2025-11-22T10:06:30Z",
+            "reply_to": None,
+            "permalink": None,
+            "actor_kind": None,
+        },
+        {
+            "message_id": "messenger:m_echo_inbox_4f8b2d6e0a1c3e5f7a",
+            "conversation_id": "messenger:dm:104729368112345:6120034519877201",
+            "platform": "messenger",
+            "channel": "direct_message",
+            "direction": "outbound",
+            "account_id": "104729368112345",
+            "author": {"id": "104729368112345", "handle": None, "followers": None},
+            "text": "Hi Maya, it's Jo from Northwind: I've refunded the shipping, sorry for the wait.",
+            "created_at": "2025-11-22T10:06:40Z",
+            "reply_to": None,
+            "permalink": None,
+            "actor_kind": None,
         },
     ],
     "messenger_message": [
@@ -182,6 +237,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T10:00:00Z",
             "reply_to": None,
             "permalink": None,
+            "actor_kind": None,
         },
         {
             "message_id": "messenger:m_2nd_photo_Kj8mJEM",
@@ -195,11 +251,44 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T10:00:05Z",
             "reply_to": "m_AG5Hz2Uq7tuwNEhXfYYKj8mJEM_QPpz5jdCK48PnKAjSdjfipqxqMvK8ma6AC8fplwlqLP_5cgXIbu7I3rBN0P",
             "permalink": None,
+            "actor_kind": None,
         },
     ],
     "messenger_read": [
         "read",
         "reaction",
+    ],
+    "telegram_bot_reply": [
+        {
+            "message_id": "telegram:5550001234:4411",
+            "conversation_id": "telegram:chat:5550001234",
+            "platform": "telegram",
+            "channel": "direct_message",
+            "direction": "outbound",
+            "account_id": None,
+            "author": {"id": "7001234567", "handle": "northwind_bot", "followers": None},
+            "text": "Got it! Our team usually answers within an hour. Meanwhile: check your spam folder for the reset email.",
+            "created_at": "2025-11-22T12:03:25Z",
+            "reply_to": "5550001234:4410",
+            "permalink": None,
+            "actor_kind": "automation",
+        },
+    ],
+    "telegram_business_bot_reply": [
+        {
+            "message_id": "telegram:6662223334:812",
+            "conversation_id": "telegram:chat:6662223334",
+            "platform": "telegram",
+            "channel": "direct_message",
+            "direction": "outbound",
+            "account_id": "AbCdEfGhIjKlMnOp_northwind",
+            "author": {"id": "4440009999", "handle": "northwind_store", "followers": None},
+            "text": "Hi Lucas! We're away until 9:00 and will answer first thing.",
+            "created_at": "2025-11-22T12:08:20Z",
+            "reply_to": None,
+            "permalink": None,
+            "actor_kind": "automation",
+        },
     ],
     "telegram_edited": [
         "edited_message",
@@ -217,6 +306,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T12:05:00Z",
             "reply_to": "-1001234567890:98200",
             "permalink": "https://t.me/northwind_community/98231",
+            "actor_kind": None,
         },
     ],
     "telegram_private_message": [
@@ -232,6 +322,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T12:03:20Z",
             "reply_to": None,
             "permalink": None,
+            "actor_kind": None,
         },
     ],
     "tiktok_dm": [
@@ -247,6 +338,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T11:13:20.123000Z",
             "reply_to": None,
             "permalink": None,
+            "actor_kind": None,
         },
     ],
     "tiktok_dm_sent": [
@@ -262,6 +354,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T11:18:20.456000Z",
             "reply_to": None,
             "permalink": None,
+            "actor_kind": None,
         },
     ],
     "tiktok_read": [
@@ -280,6 +373,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T10:21:40Z",
             "reply_to": None,
             "permalink": None,
+            "actor_kind": None,
         },
     ],
     "whatsapp_status": [
@@ -299,6 +393,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T10:16:40Z",
             "reply_to": None,
             "permalink": None,
+            "actor_kind": None,
         },
         {
             "message_id": "whatsapp:wamid.HBgNNTIxNTUxMjM0NTY3OBUCABIYFjNFQjBDNzE4RDFFMUQ0QkUyQTk4AA==",
@@ -312,6 +407,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T10:16:50Z",
             "reply_to": "wamid.HBgNNTIxNTUxMjM0NTY3OBUCABEYEjdBQTdGRjg4QzA2MkY0NTg4NgA=",
             "permalink": None,
+            "actor_kind": None,
         },
     ],
     "x_brand_reply": [
@@ -327,6 +423,23 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T10:42:00Z",
             "reply_to": "1992156381225545728",
             "permalink": "https://x.com/northwind_help/status/1992159400000000000",
+            "actor_kind": None,
+        },
+    ],
+    "x_brand_reply_tool": [
+        {
+            "message_id": "x:1992159800000000000",
+            "conversation_id": "x:tweet:1992156381225545728",
+            "platform": "x",
+            "channel": "public_comment",
+            "direction": "outbound",
+            "account_id": "2244994945",
+            "author": {"id": "2244994945", "handle": "northwind_help", "followers": 48210},
+            "text": "@devp_codes Thanks for reaching out! We've received your message and will get back to you shortly.",
+            "created_at": "2025-11-22T10:43:30Z",
+            "reply_to": "1992156381225545728",
+            "permalink": "https://x.com/northwind_help/status/1992159800000000000",
+            "actor_kind": None,
         },
     ],
     "x_dm": [
@@ -342,6 +455,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T10:43:20Z",
             "reply_to": None,
             "permalink": None,
+            "actor_kind": None,
         },
         {
             "message_id": "x:1992160000000000002",
@@ -355,6 +469,23 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T10:44:20Z",
             "reply_to": None,
             "permalink": None,
+            "actor_kind": None,
+        },
+    ],
+    "x_dm_bot": [
+        {
+            "message_id": "x:1992160000000000003",
+            "conversation_id": "x:dm:2244994945:1355000000000000001",
+            "platform": "x",
+            "channel": "direct_message",
+            "direction": "outbound",
+            "account_id": "2244994945",
+            "author": {"id": "2244994945", "handle": "northwind_help", "followers": 48210},
+            "text": "Hi! I'm the Northwind assistant. Reply 1 for orders, 2 for your account.",
+            "created_at": "2025-11-22T10:43:25Z",
+            "reply_to": None,
+            "permalink": None,
+            "actor_kind": None,
         },
     ],
     "x_favorite": [
@@ -374,6 +505,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2025-11-22T10:30:00Z",
             "reply_to": None,
             "permalink": "https://x.com/devp_codes/status/1992156381225545728",
+            "actor_kind": None,
         },
     ],
     "youtube_comment_thread": [
@@ -389,6 +521,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2026-11-22T10:50:00Z",
             "reply_to": None,
             "permalink": "https://www.youtube.com/watch?v=wtLJPvx7-ys&lc=UgzDE2tasfmrYLyNkGt4AaABAg",
+            "actor_kind": None,
         },
         {
             "message_id": "youtube:UgzDE2tasfmrYLyNkGt4AaABAg.9xYz1AbCdEf",
@@ -402,6 +535,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2026-11-22T11:05:00Z",
             "reply_to": "UgzDE2tasfmrYLyNkGt4AaABAg",
             "permalink": "https://www.youtube.com/watch?v=wtLJPvx7-ys&lc=UgzDE2tasfmrYLyNkGt4AaABAg.9xYz1AbCdEf",
+            "actor_kind": None,
         },
     ],
     "youtube_thread_list": [
@@ -417,6 +551,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2026-11-22T09:00:00Z",
             "reply_to": None,
             "permalink": "https://www.youtube.com/watch?v=wtLJPvx7-ys&lc=UgyQ2x8k3nLp0aBcDeF4AaABAg",
+            "actor_kind": None,
         },
         {
             "message_id": "youtube:UgxZ9y8w7v6u5t4s3r2q1AaABAg",
@@ -430,6 +565,7 @@ EXPECTED: dict[str, list[dict[str, Any] | str]] = {
             "created_at": "2026-11-22T09:05:00Z",
             "reply_to": None,
             "permalink": "https://www.youtube.com/watch?v=wtLJPvx7-ys&lc=UgxZ9y8w7v6u5t4s3r2q1AaABAg",
+            "actor_kind": None,
         },
     ],
 }

@@ -110,7 +110,9 @@ async def test_a_record_that_breaks_the_adapter_is_a_dead_letter_and_its_neighbo
     ],
     ids=["surrogate in user name", "year 1", "year 9999", "before 2000", "created in 2100", "deep", "NaN"],
 )
-async def test_hostile_envelopes_are_dead_lettered_with_a_reason_and_neighbours_flow(poison: bytes, reason: str) -> None:
+async def test_hostile_envelopes_are_dead_lettered_with_a_reason_and_neighbours_flow(
+    poison: bytes, reason: str
+) -> None:
     broker = RecordingBroker()
     delivery, step = stage(broker)
 

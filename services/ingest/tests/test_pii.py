@@ -1,9 +1,13 @@
 """Personal data flags: what a care agent must not answer in public."""
 
+import random
+import re
+
 import pytest
+from pydantic import ValidationError
 
 from triage_ingest.config import IngestSettings
-from triage_ingest.pii import PiiDetector, luhn_valid
+from triage_ingest.pii import PatternError, PiiDetector, luhn_valid, number_runs
 from triage_schemas.enums import PiiKind
 
 detector = PiiDetector(IngestSettings().order_number_pattern)
@@ -50,3 +54,50 @@ def test_luhn() -> None:
 def test_order_pattern_is_configurable() -> None:
     assert PiiDetector(r"\bTCK-\d{3}\b").kinds("ticket TCK-123") == [PiiKind.ORDER_NUMBER]
     assert PiiDetector("").kinds("order #NW-48213") == []
+    # A care lead's \w, \s and \d read accented letters and no-break spaces as Python's re did.
+    assert PiiDetector(r"ticket\s\w+-\d{3}").kinds("ticket\u00a0café-123") == [PiiKind.ORDER_NUMBER]
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds"),
+    [
+        # Accented local parts, no-break spaces (French typography) and other scripts'
+        # digits: RE2's own \w, \s and \d are ASCII-only, the detector's are not.
+        ("écrivez à josé.garcía@correo.es", [PiiKind.EMAIL]),
+        ("ma commande\u00a0n°\u00a077812 est bloquée", [PiiKind.ORDER_NUMBER]),
+        ("ORDER NUMBER: 558812", [PiiKind.ORDER_NUMBER]),
+        ("mi PEDIDO Nº 99120", [PiiKind.ORDER_NUMBER]),
+        ("tel 06 12 34 56 78/07 98 76 54 32", [PiiKind.PHONE]),
+        ("ref AB0612345678 is a parcel code", []),
+    ],
+)
+def test_unicode_text_is_read_as_before(text: str, kinds: list[PiiKind]) -> None:
+    assert detector.kinds(text) == kinds
+
+
+def test_number_runs_are_found_exactly_as_the_old_lookaround_pattern_found_them() -> None:
+    """The old pattern needed lookarounds RE2 lacks; its replacement must find the same runs."""
+    old = re.compile(r"(?<![\w.,])\+?\d[\d ().-]{7,}\d(?![\w])")
+    rng = random.Random(13)
+    alphabet = "0123456789" * 4 + "  ().-+,.a_é²٣\u00a0"
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        assert list(number_runs(text)) == [m.group() for m in old.finditer(text)], text
+
+
+@pytest.mark.parametrize(
+    ("pattern", "problem"),
+    [
+        (r"order(?=\s*\d)", "invalid perl operator"),  # lookahead
+        (r"(#\d+)\1", "invalid escape sequence"),  # backreference
+        (r"[\W\d]+", r"\\W inside \[...\]"),
+    ],
+)
+def test_a_pattern_re2_cannot_run_is_refused_at_start_naming_the_setting(
+    pattern: str, problem: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRIAGE_INGEST_ORDER_NUMBER_PATTERN", pattern)
+    with pytest.raises(ValidationError, match=f"TRIAGE_INGEST_ORDER_NUMBER_PATTERN: .*{problem}"):
+        IngestSettings()
+    with pytest.raises(PatternError):
+        PiiDetector(pattern)

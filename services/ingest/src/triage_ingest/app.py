@@ -9,6 +9,7 @@ from functools import partial
 from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 
+from triage_ingest.adapters.base import AutomationRules
 from triage_ingest.config import IngestSettings
 from triage_ingest.dedupe import BatchDedupe, RecentIds
 from triage_ingest.normalize import Dedupe, Limits, Normalizer
@@ -48,6 +49,14 @@ def build_normalizer(settings: IngestSettings, dedupe: Dedupe | None = None) -> 
             earliest=settings.earliest_timestamp,
             max_future_seconds=settings.max_future_seconds,
         ),
+        automation={
+            platform: AutomationRules(
+                app_ids=frozenset(settings.automation_app_ids.get(platform, [])),
+                metadata_marker=settings.automation_metadata_marker,
+                sources=frozenset(settings.automation_sources),
+            )
+            for platform in Platform
+        },
     )
 
 

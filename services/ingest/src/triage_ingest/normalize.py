@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from triage_ingest.adapters import ADAPTERS
-from triage_ingest.adapters.base import AdapterContext, PayloadError, Skipped
+from triage_ingest.adapters.base import AdapterContext, AutomationRules, PayloadError, Skipped
 from triage_ingest.pii import PiiDetector
 from triage_schemas import safejson
 from triage_schemas.delivery import Rejected
@@ -62,11 +62,13 @@ class Normalizer:
         pii: PiiDetector,
         recent: Dedupe,
         limits: Limits,
+        automation: Mapping[Platform, AutomationRules] | None = None,
     ) -> None:
         self.brand_account_ids = brand_account_ids
         self.pii = pii
         self.recent = recent
         self.limits = limits
+        self.automation = automation or {}
 
     def envelope(self, raw: bytes) -> RawEnvelope:
         if len(raw) > self.limits.max_record_bytes:
@@ -118,6 +120,7 @@ class Normalizer:
             received_at=received_at,
             account_id=account_id,
             brand_account_ids=self.brand_account_ids.get(platform, frozenset()),
+            automation=self.automation.get(platform, AutomationRules()),
         )
         try:
             extracted = ADAPTERS[platform](payload, context)

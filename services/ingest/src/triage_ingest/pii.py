@@ -1,18 +1,166 @@
 """Which kinds of personal data a message's text carries, so a public thread can move to
-a direct message. Only the kinds are kept; the text is never logged."""
+a direct message. Only the kinds are kept; the text is never logged.
 
-import re
-from collections.abc import Iterable
+Every pattern here, the configured order-number pattern included, runs on RE2: its
+matching time is linear in the text's length whatever the pattern, so no message can
+stall the service (Python's ``re`` backtracks, and one 1.5 KB message once froze ingest
+for 30 seconds). RE2 has no lookarounds or backreferences; a pattern that needs them is
+refused when the settings load.
+"""
+
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol, cast
+
+import re2
 
 from triage_schemas.enums import PiiKind
 
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", re.IGNORECASE)
-# Digit runs with the separators people type; long enough to be a phone or a card.
-NUMBER_RUN = re.compile(r"(?<![\w.,])\+?\d[\d ().-]{7,}\d(?![\w])")
+
+class Pattern(Protocol):
+    """The part of a compiled RE2 pattern this module uses (re2 ships no type hints)."""
+
+    def search(self, text: str) -> Any: ...
+
+    def finditer(self, text: str) -> Iterator[Any]: ...
+
+    def fullmatch(self, text: str) -> Any: ...
+
+
+class PatternError(ValueError):
+    """A pattern RE2 cannot run; the message says why."""
+
+
+# What Python's re means by \w, \d and \s on text, written for RE2, whose own classes are
+# ASCII-only: "josé@…" or "commande\u00a0n° 1234" (French typography puts a no-break
+# space there) must match as they did.
+_WORD = r"\p{L}\p{N}_"
+_DIGIT = r"\p{Nd}"
+_SPACE = r"\s\v\x1c-\x1f\x85\p{Z}"
+_INSIDE_CLASS = {"w": _WORD, "d": _DIGIT, "s": _SPACE, "D": r"\P{Nd}"}
+_OUTSIDE_CLASS = {
+    "w": f"[{_WORD}]",
+    "d": _DIGIT,
+    "s": f"[{_SPACE}]",
+    "W": f"[^{_WORD}]",
+    "D": r"\P{Nd}",
+    "S": f"[^{_SPACE}]",
+}
+
+
+def unicode_classes(pattern: str) -> str:
+    r"""``pattern`` with \w, \d, \s (and their negations) meaning what they mean in Python.
+
+    ``\b`` stays RE2's: a boundary between an ASCII letter, digit or ``_`` and anything
+    else, so a letter such as "é" counts as a non-word character next to it.
+    """
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            escaped = pattern[i + 1]
+            table = _INSIDE_CLASS if in_class else _OUTSIDE_CLASS
+            if escaped in table:
+                out.append(table[escaped])
+            elif in_class and escaped in "WS":
+                raise PatternError(f"\\{escaped} inside [...] cannot be written for RE2; use [^...] instead")
+            else:
+                out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class and pattern.startswith("[:", i):
+            end = pattern.find(":]", i + 2)
+            if end != -1:
+                out.append(pattern[i : end + 2])
+                i = end + 2
+                continue
+        out.append(char)
+        if char == "[" and not in_class:
+            in_class = True
+            # A "]" first in a class (after an optional "^") is a literal.
+            start = i + 1
+            if pattern.startswith("^", start):
+                out.append("^")
+                start += 1
+            if pattern.startswith("]", start):
+                out.append("]")
+                start += 1
+            i = start
+            continue
+        if char == "]" and in_class:
+            in_class = False
+        i += 1
+    return "".join(out)
+
+
+def compile_pattern(pattern: str, *, ignore_case: bool = False) -> Pattern:
+    """``pattern`` compiled for RE2, or PatternError naming what RE2 refused."""
+    options = re2.Options()
+    options.case_sensitive = not ignore_case
+    # The error goes into PatternError; RE2 would also print it on stderr.
+    options.log_errors = False
+    try:
+        return cast(Pattern, re2.compile(unicode_classes(pattern), options))
+    except re2.error as error:
+        reason = error.args[0].decode("utf-8", "replace") if error.args and isinstance(error.args[0], bytes) else error
+        raise PatternError(
+            f"RE2 cannot compile it ({reason}); patterns run in linear time, "
+            "so lookarounds, backreferences and possessive or atomic groups are not available"
+        ) from None
+
+
+EMAIL = compile_pattern(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", ignore_case=True)
+# Stretches of digits and the separators people type between them; number_runs() picks
+# the phone- or card-like number out of each (long enough to be one, not inside a word).
+_SEPARATORS = " ().-"
+_DIGIT_BLOCK = compile_pattern(r"[\d ().-]{9,}")
+_SEPARATED_DIGIT = compile_pattern(r"[ ()-]\d")
 CARD_LENGTHS = range(13, 20)
 PHONE_LENGTHS = range(9, 16)
 # A date or a money amount written with separators is neither a phone nor a card.
-DATE_OR_AMOUNT = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$|^\d{1,3}(?:[.,]\d{3})+(?:[.,]\d{2})?$")
+DATE_OR_AMOUNT = compile_pattern(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,3}(?:[.,]\d{3})+(?:[.,]\d{2})?")
+
+
+def _is_word(char: str) -> bool:
+    # Python's re: a word character is alphanumeric or "_".
+    return char.isalnum() or char == "_"
+
+
+def number_runs(text: str) -> Iterator[str]:
+    r"""Every phone- or card-like run in ``text``: what ``(?<![\w.,])\+?\d[\d ().-]{7,}\d(?!\w)``
+    finds with Python's re, without its lookarounds and in linear time."""
+    for block in _DIGIT_BLOCK.finditer(text):
+        start, end = block.span()
+        run = block.group()
+        # The run's last digit must not continue into a word: when a word character
+        # follows the block, the digits just before it belong to that word.
+        last = len(run)
+        if end < len(text) and _is_word(text[end]):
+            while last and run[last - 1].isdecimal():
+                last -= 1
+        while last and run[last - 1] in _SEPARATORS:
+            last -= 1
+        if not last:
+            continue
+        # The run starts at a digit (or a "+" before one) not glued to a word, a decimal
+        # point or a thousands comma; the leftmost such start gives the longest run.
+        before = text[start - 1] if start else ""
+        if run[0].isdecimal() and before == "+" and (start < 2 or not _glued(text[start - 2])):
+            first_digit, begin = start, start - 1
+        elif run[0].isdecimal() and not _glued(before):
+            first_digit = begin = start
+        else:
+            inner = _SEPARATED_DIGIT.search(run)
+            if inner is None:
+                continue
+            first_digit = begin = start + inner.start() + 1
+        if start + last - 1 - first_digit >= 8:
+            yield text[begin : start + last]
+
+
+def _glued(char: str) -> bool:
+    return char != "" and (_is_word(char) or char in ".,")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -27,25 +175,28 @@ def luhn_valid(digits: str) -> bool:
 
 class PiiDetector:
     def __init__(self, order_number_pattern: str) -> None:
-        self.order_number = re.compile(order_number_pattern, re.IGNORECASE) if order_number_pattern else None
+        """Raises PatternError when RE2 cannot compile ``order_number_pattern``."""
+        self.order_number = compile_pattern(order_number_pattern, ignore_case=True) if order_number_pattern else None
 
     def kinds(self, text: str) -> list[PiiKind]:
         found: set[PiiKind] = set()
         if EMAIL.search(text):
             found.add(PiiKind.EMAIL)
-        for match in NUMBER_RUN.finditer(text):
-            found.update(self._number_kinds(match.group()))
+        for run in number_runs(text):
+            found.update(self._number_kinds(run))
         if self.order_number is not None and self.order_number.search(text):
             found.add(PiiKind.ORDER_NUMBER)
         return sorted(found, key=list(PiiKind).index)
 
     @staticmethod
     def _number_kinds(run: str) -> Iterable[PiiKind]:
-        if DATE_OR_AMOUNT.match(run.strip()):
+        if DATE_OR_AMOUNT.fullmatch(run.strip()):
             return ()
-        digits = re.sub(r"\D", "", run)
+        digits = "".join(char for char in run if char.isdecimal())
         if len(digits) in CARD_LENGTHS and luhn_valid(digits) and not run.startswith("+"):
             return (PiiKind.CARD_NUMBER,)
-        if len(digits) in PHONE_LENGTHS and (run.startswith("+") or re.search(r"[ ().-]", run) or len(digits) >= 10):
+        if len(digits) in PHONE_LENGTHS and (
+            run.startswith("+") or any(char in _SEPARATORS for char in run) or len(digits) >= 10
+        ):
             return (PiiKind.PHONE,)
         return ()

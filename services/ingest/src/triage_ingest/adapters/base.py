@@ -12,13 +12,49 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from triage_schemas.enums import Platform
+from triage_schemas.enums import ActorKind, Platform
 from triage_schemas.records import SocialMessage
 
 
 class PayloadError(ValueError):
     """The payload does not have the documented shape; the message says what is wrong
     (``entry[0].messaging[1].sender.id is missing``), so a connector author can fix it."""
+
+
+@dataclass(frozen=True)
+class AutomationRules:
+    """What marks one of the brand's own messages as sent by automation (a chatbot, an
+    auto-acknowledgement) rather than by a person: only a person's reply stops a
+    response clock. Each platform's adapter asks only what its payload can answer."""
+
+    app_ids: frozenset[str] = frozenset()
+    """Ids of the apps that send automated messages on this platform (Meta echoes' ``app_id``)."""
+    metadata_marker: str | None = None
+    """Text the brand's automation puts in a Meta Send API ``metadata`` string."""
+    sources: frozenset[str] = frozenset()
+    """Names or ids of the X apps that post automatically, case-folded."""
+
+    def __post_init__(self) -> None:
+        # X shows an app's name as its owner typed it; configuration should not have to match its case.
+        object.__setattr__(self, "sources", frozenset(s.strip().casefold() for s in self.sources if s.strip()))
+
+    def app(self, app_id: str | None) -> bool:
+        return app_id is not None and app_id in self.app_ids
+
+    def metadata(self, metadata: str | None) -> bool:
+        # An empty marker would be found in every string and turn every tagged reply into automation.
+        marker = self.metadata_marker
+        if not marker or metadata is None:
+            return False
+        return marker.casefold() in metadata.casefold()
+
+    def source(self, *names_or_ids: str | None) -> bool:
+        return any(value is not None and value.strip().casefold() in self.sources for value in names_or_ids)
+
+
+def actor_kind(automated: bool) -> ActorKind | None:
+    """Absent means human, so a reply is only ever marked when the payload shows automation."""
+    return ActorKind.AUTOMATION if automated else None
 
 
 @dataclass(frozen=True)
@@ -29,6 +65,8 @@ class AdapterContext:
     """The brand account the envelope says it was delivered to, when it says."""
     brand_account_ids: frozenset[str] = field(default_factory=frozenset)
     """The brand's own account ids on this platform (from configuration)."""
+    automation: AutomationRules = field(default_factory=AutomationRules)
+    """How to tell the brand's automated messages from its people's (from configuration)."""
 
     def is_brand(self, account_id: str | None) -> bool:
         return account_id is not None and (account_id in self.brand_account_ids or account_id == self.account_id)

@@ -4,6 +4,8 @@ live comments and mentions).
 Conversations: a DM thread is ``instagram:dm:<IG account id>:<IGSID>``; a comment thread
 is its root comment, ``instagram:comment:<parent_id, or the comment's own id>``, so the
 brand's reply to a comment joins the comment's conversation.
+A DM echo is automation as on Messenger (``app_id`` or ``metadata``); comment webhooks
+name no app, so the brand's comments count as a person's.
 Mentions (``field: mentions``) carry only ``media_id`` and ``comment_id``; the text and
 author are read from ``text`` and ``from`` when a connector added them.
 Docs: developers.facebook.com/docs/messenger-platform/instagram/features/webhook,

@@ -13,6 +13,7 @@ from triage_ingest.adapters.base import (
     Extracted,
     PayloadError,
     Skipped,
+    actor_kind,
     from_unix,
     message_id,
     need,
@@ -84,6 +85,15 @@ def messaging_events(payload: dict[str, Any], context: AdapterContext, object_na
             outbound = bool(message.get("is_echo")) or context.is_brand(sender) or sender == account
             customer = recipient if outbound else sender
             mid = need_str(message, f"{here}.message", "mid")
+            # An echo names the app that sent it (``app_id``) and carries the Send API's
+            # ``metadata`` when the sender set one (developers.facebook.com/docs/messenger-platform/
+            # reference/webhook-events/message-echoes). A person typing in the Page or Instagram
+            # inbox also produces an echo with an app_id, the inbox's own, so an app id alone
+            # proves nothing: only a configured automation app, or the marker, does.
+            automated = outbound and (
+                context.automation.app(optional_str(message, "app_id"))
+                or context.automation.metadata(optional_str(message, "metadata"))
+            )
             out.append(
                 SocialMessage(
                     message_id=message_id(platform, mid),
@@ -97,6 +107,7 @@ def messaging_events(payload: dict[str, Any], context: AdapterContext, object_na
                     created_at=entry_time(need(event, here, "timestamp"), f"{here}.timestamp"),
                     received_at=context.received_at,
                     reply_to=optional_str(message, "reply_to", "mid"),
+                    actor_kind=actor_kind(automated),
                 )
             )
     return out

@@ -4,7 +4,8 @@
 queries, membership changes, polls and reactions are skipped. A private chat is a direct
 message; in a group a message that mentions the bot (or replies to it) is a mention and
 any other is a public comment. A message from a configured brand account (a business
-account's own message, or the bot) is outbound.
+account's own message, or the bot) is outbound. A bot's message is automation: ``from.is_bot``,
+or ``sender_business_bot``, the bot that sent a business account's message on its behalf.
 Conversations: a private chat is ``telegram:chat:<chat id>``; in a group, a reply thread
 is ``telegram:chat:<chat id>:<message_thread_id, or the replied-to message id, or its own>``.
 Doc: core.telegram.org/bots/api#update, core.telegram.org/bots/api#message
@@ -17,6 +18,7 @@ from triage_ingest.adapters.base import (
     Extracted,
     PayloadError,
     Skipped,
+    actor_kind,
     message_id,
     need,
     need_str,
@@ -75,7 +77,10 @@ def parse(payload: dict[str, Any], context: AdapterContext) -> list[Extracted]:
     own_id = need_str(message, key, "message_id")
     replied = optional_str(message, "reply_to_message", "message_id")
     private = chat_type == "private"
-    outbound = context.is_brand(sender) or bool(optional(message, "from", "is_bot"))
+    # sender_business_bot is set only on the business account's outgoing messages that its
+    # connected bot sent (core.telegram.org/bots/api#message), so it also marks them as the brand's.
+    automated = optional(message, "from", "is_bot") is True or optional(message, "sender_business_bot") is not None
+    outbound = context.is_brand(sender) or automated
     if private:
         conversation, channel = f"telegram:chat:{chat}", Channel.DIRECT_MESSAGE
     else:
@@ -97,6 +102,7 @@ def parse(payload: dict[str, Any], context: AdapterContext) -> list[Extracted]:
             received_at=context.received_at,
             reply_to=f"{chat}:{replied}" if replied else None,
             permalink=f"https://t.me/{username}/{own_id}" if username and not private else None,
+            actor_kind=actor_kind(automated),
         )
     ]
 
