@@ -16,8 +16,9 @@ import re2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from triage_schemas.business_time import Calendar
 from triage_schemas.enums import Channel, IssueType, Lane, Priority, ReplyMode, Tier
-from triage_schemas.policy import SlaPolicy
+from triage_schemas.policy import CalendarSpec, SlaPolicy
 
 DEFAULT_POLICY = Path(__file__).parent / "policies" / "default.yaml"
 DEMO_POLICY = Path(__file__).parent / "policies" / "demo.yaml"
@@ -123,6 +124,7 @@ class Strict(BaseModel):
 
 class Team(Strict):
     members: list[str] = Field(default_factory=list, description="owners that belong to the team")
+    calendar: str | None = Field(default=None, description="the team's open hours (under calendars); none = 24/7")
 
 
 class LaneRule(Strict):
@@ -184,6 +186,7 @@ class Trigger(Strict):
 
 class RoutingPolicy(Strict):
     version: str = Field(min_length=1)
+    calendars: dict[str, CalendarSpec] = Field(default_factory=dict, description="open hours teams refer to")
     lanes: dict[Lane, LaneRule]
     teams: dict[str, Team]
     issue_types: dict[IssueType, IssueTypeRule]
@@ -194,6 +197,26 @@ class RoutingPolicy(Strict):
     pii_in_public_switches_to_dm: bool = True
     keyword_scan_chars: int = Field(default=20_000, ge=1, description="only this much text is scanned")
     sla: SlaPolicy
+    _calendars: dict[str, Calendar] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _build_calendars(self) -> Self:
+        errors = []
+        for name, spec in self.calendars.items():
+            try:
+                self._calendars[name] = spec.build(name)
+            except ValueError as error:
+                errors.append(f"calendars.{name}: {error}")
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
+
+    def calendar_of(self, team: str, priority: Priority) -> Calendar | None:
+        """The calendar the team's targets count on; None (wall time) for around-the-clock priorities."""
+        name = self.teams[team].calendar if team in self.teams else None
+        if name is None or self.sla.counts_wall_time(priority):
+            return None
+        return self._calendars.get(name)
 
     def team_of(self, owner: str) -> str:
         for name, team in self.teams.items():
@@ -217,6 +240,9 @@ def _cross_checks(policy: RoutingPolicy) -> list[str]:
     """What pydantic cannot see: references between sections."""
     errors: list[str] = []
     known = set(policy.teams) | {m for team in policy.teams.values() for m in team.members}
+    for name, team in policy.teams.items():
+        if team.calendar is not None and team.calendar not in policy.calendars:
+            errors.append(f"teams.{name}.calendar: '{team.calendar}' is not a calendar defined under calendars")
     for lane in Lane:
         if lane not in policy.lanes:
             errors.append(f"lanes.{lane}: missing; every lane needs a team")

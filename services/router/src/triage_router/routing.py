@@ -4,11 +4,14 @@ Pure functions of a classified message and a policy, so a care lead's policy cha
 can be replayed on past traffic offline with exactly the service's behaviour.
 """
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime
+from typing import Any
 
 from triage_router.policy import Conditions, KeywordSet, RoutingPolicy, Trigger, fold, scanned_words, words
+from triage_schemas.business_time import add_seconds
 from triage_schemas.enums import Channel, Direction, ReplyMode, Tier
 from triage_schemas.records import ClassifiedMessage, RoutedMessage, Routing
 
@@ -129,24 +132,14 @@ def route(message: ClassifiedMessage, policy: RoutingPolicy) -> RoutedMessage:
 
     mode = reply_mode(message, policy, reasons)
 
-    target: int | None = policy.sla.target_seconds(c.issue_type, c.lane, c.priority)
-    if message.direction == Direction.OUTBOUND:
-        target = None
-        reasons.append("sla: none, the brand's own message starts no clock")
-    elif target is None:
-        reasons.append(f"sla: none for {c.issue_type}")
-    else:
-        source = "target" if c.issue_type in policy.sla.targets else f"fallback {c.lane}/{c.priority}"
-        reasons.append(f"sla: first response within {target}s ({source}) of receipt")
-    due = message.received_at + timedelta(seconds=target) if target is not None else None
-
+    team = policy.team_of(owner)
+    clock = deadlines(message, policy, team, reasons)
     routing = Routing(
-        team=policy.team_of(owner),
+        team=team,
         owner=owner,
         tier=tier,
         reply_mode=mode,
-        first_response_target_seconds=target,
-        first_response_due_at=due,
+        **clock,
         template_id=rule.template,
         policy_version=policy.version,
         reasons=reasons,
@@ -154,3 +147,56 @@ def route(message: ClassifiedMessage, policy: RoutingPolicy) -> RoutedMessage:
     fields = message.model_dump(exclude={"record_type"})
     fields["routing"] = routing
     return RoutedMessage.model_validate({**fields, "routing": routing.model_dump()})
+
+
+def _at(moment: float) -> datetime:
+    return datetime.fromtimestamp(moment, UTC)
+
+
+def deadlines(message: ClassifiedMessage, policy: RoutingPolicy, team: str, reasons: list[str]) -> dict[str, Any]:
+    """The SLA fields of the routing: targets, the calendar that counts them, the deadlines.
+
+    Targets count the owning team's open hours (wall time for around-the-clock
+    priorities and teams without a calendar); a platform's reply window caps the
+    first-response deadline at its close minus the policy's margin."""
+    c, sla = message.classification, policy.sla
+    if message.direction == Direction.OUTBOUND:
+        reasons.append("sla: none, the brand's own message starts no clock")
+        return {"first_response_target_seconds": None, "first_response_due_at": None}
+    target = sla.target_seconds(c.issue_type, c.lane, c.priority)
+    if target is None:
+        reasons.append(f"sla: none for {c.issue_type}")
+        return {"first_response_target_seconds": None, "first_response_due_at": None}
+    calendar = policy.calendar_of(team, c.priority)
+    received = message.received_at.timestamp()
+    source = "target" if c.issue_type in sla.targets else f"fallback {c.lane}/{c.priority}"
+    due = add_seconds(calendar, received, target)
+    if math.isinf(due):  # a calendar closed for over a year: better a wall-clock deadline than none
+        calendar, due = None, received + target
+    if calendar is None:
+        hours = "around the clock" + (f" ({c.priority} is on call)" if sla.counts_wall_time(c.priority) else "")
+    else:
+        hours = f"in {team}'s open hours (calendar {calendar.name})"
+    reasons.append(f"sla: first response within {target}s {hours} ({source}) of receipt")
+    window = sla.reply_windows.closes_at(message.platform, message.channel, message.created_at)
+    if window is not None:
+        cap = window.timestamp() - sla.reply_windows.margin
+        if cap < due:
+            due = cap
+            reasons.append(
+                f"sla: due before the {message.platform} reply window closes at {window.isoformat()} "
+                f"(less a {sla.reply_windows.margin}s margin)"
+            )
+    resolution = sla.resolution_seconds(c.issue_type, c.lane, c.priority)
+    resolution_due = add_seconds(calendar, received, resolution) if resolution is not None else None
+    return {
+        "first_response_target_seconds": target,
+        "first_response_due_at": _at(due),
+        "calendar": calendar.name if calendar is not None else None,
+        "reply_window_closes_at": window,
+        "next_response_target_seconds": sla.next_response_seconds(c.issue_type, c.lane, c.priority),
+        "resolution_target_seconds": resolution,
+        "resolution_due_at": _at(resolution_due)
+        if resolution_due is not None and not math.isinf(resolution_due)
+        else None,
+    }
