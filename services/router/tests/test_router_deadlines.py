@@ -95,7 +95,7 @@ def test_next_response_and_resolution_targets_are_stamped() -> None:
     assert local(r.resolution_due_at) == "Tue 2026-12-08 13:00"  # 48 open hours: 8 + 9 + 9 + 9 + 9 + 4
     default_next = route(classified("payment_issue"), policy()).routing
     assert default_next.next_response_target_seconds == default_next.first_response_target_seconds
-    assert default_next.resolution_target_seconds is None
+    assert route(classified("feedback"), policy()).routing.resolution_target_seconds is None  # no resolution clock
 
 
 @pytest.mark.parametrize(
