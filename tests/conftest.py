@@ -1,12 +1,29 @@
 """Fixtures for every test that needs the real Kafka broker."""
 
+import asyncio
+import contextlib
 import os
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.harness import BrokerUnavailable, KafkaHarness, ServiceProcess, ensure_broker, topic_env, unique_topics
+from tests.harness import (
+    BrokerUnavailable,
+    KafkaHarness,
+    ServiceProcess,
+    ensure_broker,
+    free_port,
+    topic_env,
+    unique_topics,
+)
+
+ALERTMANAGER_CONFIG = """
+route: {receiver: 'null', group_wait: 1s}
+receivers: [{name: 'null'}]
+"""
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +91,30 @@ class ServiceFactory:
         for process in self.started:
             if process.process is not None and process.process.poll() is None:
                 process.stop()
+
+
+@pytest.fixture
+async def alertmanager(tmp_path: Path) -> AsyncIterator[str]:
+    """A real Alertmanager (Debian's package) on a free port; yields its base URL."""
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(ALERTMANAGER_CONFIG)
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        "/usr/bin/prometheus-alertmanager", f"--config.file={config}", f"--storage.path={tmp_path / 'am'}",
+        f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(150):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"{url}/-/ready")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("alertmanager did not become ready")
+        yield url
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 10)

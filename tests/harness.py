@@ -268,3 +268,21 @@ def json_lines(records: Sequence["ConsumerRecord[bytes, bytes]"]) -> list[dict[s
     import json
 
     return [json.loads(r.value) for r in records]
+
+
+async def active_alerts(url: str) -> list[dict[str, Any]]:
+    """The alerts a real Alertmanager at ``url`` holds active."""
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{url}/api/v2/alerts", params={"active": "true", "silenced": "false"})
+        alerts: list[dict[str, Any]] = response.json()
+        return [a for a in alerts if a["status"]["state"] == "active"]
+
+
+async def wait_for_alerts(url: str, predicate: Any, timeout: float = 30.0) -> list[dict[str, Any]]:
+    """Alertmanager's active alerts once ``predicate`` holds for them."""
+    async with asyncio.timeout(timeout):
+        while True:
+            alerts = await active_alerts(url)
+            if predicate(alerts):
+                return alerts
+            await asyncio.sleep(0.2)
