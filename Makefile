@@ -18,7 +18,7 @@ BENCHES :=
 -include $(wildcard services/*/service.mk deploy/*.mk)
 
 .PHONY: help venv system-deps kafka-up kafka-down kafka-logs kafka-status topics schemas \
-        lint typecheck test test-unit bench clean
+        lint typecheck test test-unit bench fuzz clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -72,8 +72,11 @@ test: venv system-deps kafka-up $(TEST_PREREQS) lint typecheck ## everything CI 
 
 bench: $(BENCHES) ## every benchmark; each prints its figures
 
+fuzz: venv model ## the offline commands on >=10,000 generated hostile inputs each; prints the counts per command
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/fuzz -q -s -p no:cacheprovider --timeout 0
+
 test-unit: venv ## tests that need no broker
 	$(BIN)/pytest -m "not kafka" $(PYTEST_ARGS)
 
 clean: ## remove the venv and local state (the broker must be down)
-	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache .hypothesis

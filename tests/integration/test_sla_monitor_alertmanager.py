@@ -12,6 +12,7 @@ from tests.sla_records import event, routed
 
 pytestmark = pytest.mark.kafka
 
+
 async def test_breach_arrives_with_routing_labels_and_resolves_on_reply(
     kafka: KafkaHarness, services: ServiceFactory, alertmanager: str
 ) -> None:

@@ -111,6 +111,63 @@ def test_route_routes_passes_through_and_reports_bad_lines() -> None:
     assert "line 2:" in err.getvalue() and "line 4:" in err.getvalue()
 
 
+def route_main(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], lines: list[bytes]
+) -> tuple[int, list[dict[str, object]], list[str]]:
+    """``triage-router route`` with ``lines`` on stdin: exit status, records, stderr lines."""
+    stdin = io.TextIOWrapper(io.BytesIO(b"\n".join(lines) + b"\n"), encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", stdin)
+    code = main(["route"])
+    out, err = capsys.readouterr()
+    return code, [json.loads(line) for line in out.split("\n") if line], err.splitlines()
+
+
+def classified(**changes: object) -> bytes:
+    return json.dumps({**CLASSIFIED, **changes}).encode()
+
+
+def test_route_rejects_what_is_not_a_record_and_exits_1_saying_how_many(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = [classified(), b"5", json.dumps({**CLASSIFIED, "record_type": "clasified"}).encode(), classified()]
+    code, records, err = route_main(monkeypatch, capsys, lines)
+    assert code == 1
+    assert [r["record_type"] for r in records] == ["routed", "routed"]
+    assert err[0].startswith("line 2: a JSON int, not a record")
+    assert err[1].startswith("line 3: record_type 'clasified' is not one of")
+    assert err[2] == "triage-router route: 2 lines were rejected (see the line N: messages above)"
+
+
+def test_route_exits_0_when_every_line_was_routed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, records, err = route_main(monkeypatch, capsys, [classified(), b"", classified()])
+    assert (code, len(records), err) == (0, 2, [])
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested more than 64 levels deep"),
+        (classified(text="\ud800 where is my order"), "unpaired surrogate"),
+        (classified(created_at="0001-01-01T00:00:00+05:00"), "created_at"),
+        (classified(received_at="9999-12-31T23:59:59-05:00"), "received_at"),
+        (classified(received_at="2099-12-31T23:30:00Z"), "cannot route: first_response_due_at"),
+        (classified().replace(b'"order_shipping": 0.8', b'"order_shipping": 1e999'), "too large for a float"),
+        (b'{"record_type": "classified", "confidence": NaN}', "NaN"),
+        (b'{"record_type": "classified", "text": "caf\xe9"}', "not valid UTF-8"),
+    ],
+)
+def test_hostile_lines_are_line_errors_and_the_good_ones_around_them_are_routed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], line: bytes, reason: str
+) -> None:
+    code, records, err = route_main(monkeypatch, capsys, [classified(), line, classified()])
+    assert code == 1
+    assert [r["record_type"] for r in records] == ["routed", "routed"]
+    assert err[0].startswith("line 2: ") and reason in err[0], err
+    assert len(err) == 2
+
+
 def test_demo_policy_has_the_default_rules_with_targets_of_seconds() -> None:
     default, demo = load_policy(DEFAULT_POLICY), load_policy(DEMO_POLICY)
     assert demo.model_dump(exclude={"sla", "version"}) == default.model_dump(exclude={"sla", "version"})

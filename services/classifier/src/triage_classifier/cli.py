@@ -2,10 +2,8 @@
 
 import argparse
 import itertools
-import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -18,63 +16,91 @@ from triage_classifier.guardrails import GuardrailError
 from triage_classifier.model import ModelUnavailable, artifact_path
 from triage_classifier.records_io import classify_messages, message_from_shorthand
 from triage_classifier.taxonomy import TaxonomyError
-from triage_schemas.records import SocialMessage
+from triage_schemas.jsonlines import (
+    Line,
+    LineError,
+    LineReport,
+    Source,
+    exit_status,
+    read_json_lines,
+    record_type_error,
+    validation_summary,
+)
+from triage_schemas.records import RECORD_MODELS, ClassifiedMessage, SocialMessage
 
 if TYPE_CHECKING:
     from triage_classifier.training import TrainingConfig
 
 CHUNK_LINES = 256
+COMMAND = "triage-classifier classify"
+PASSING_THROUGH = frozenset(RECORD_MODELS) - {"message"}
 
 
-def _pending_line(number: int, line: str, err: TextIO) -> SocialMessage | str | None:
-    """A message to classify, a line to pass through unchanged, or None after reporting a bad line."""
-    try:
-        data = json.loads(line)
-    except ValueError as error:
-        print(f"line {number}: not JSON: {error}", file=err)
-        return None
-    if not isinstance(data, dict):
-        print(f"line {number}: not a JSON object", file=err)
-        return None
-    record_type = data.get("record_type")
-    if record_type is None:
+def _pending_line(line: Line) -> SocialMessage | Line | LineError:
+    """A message to classify, a record of another type to pass through unchanged, or why not."""
+    data = line.value
+    if isinstance(data, dict) and data.get("record_type") is None:
         try:
             return message_from_shorthand(data)
         except ValueError as error:
-            print(f"line {number}: not a message record nor a text line: {error}", file=err)
-            return None
-    if record_type != "message":
-        return line if line.endswith("\n") else line + "\n"
+            return LineError(line.number, f"not a message record nor a text line: {error}")
+    problem = record_type_error(data, ("message", *sorted(PASSING_THROUGH)))
+    if problem is not None:
+        return LineError(line.number, problem)
+    if data["record_type"] != "message":
+        return line
     try:
         return SocialMessage.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(record)"
-        print(f"line {number}: not a valid message: {where}: {first['msg']}", file=err)
-        return None
+        return LineError(line.number, f"not a valid message: {validation_summary(error)}")
 
 
-def classify_lines(classifier: Classifier, source: TextIO, out: TextIO, err: TextIO) -> int:
+def _classified(
+    classifier: Classifier, messages: list[tuple[int, SocialMessage]]
+) -> dict[int, ClassifiedMessage | LineError]:
+    """Each message's classification by line number; one message the model cannot take
+    costs its own line, not the chunk's."""
+    try:
+        done = classify_messages([message for _, message in messages], classifier)
+    except Exception:
+        done = None  # retried one by one below, so the message the model cannot take is named
+    if done is not None:
+        return {number: record for (number, _), record in zip(messages, done, strict=True)}
+    results: dict[int, ClassifiedMessage | LineError] = {}
+    for number, message in messages:
+        try:
+            results[number] = classify_messages([message], classifier)[0]
+        except Exception as error:
+            results[number] = LineError(number, f"cannot classify this message ({type(error).__name__}: {error})")
+    return results
+
+
+def classify_lines(classifier: Classifier, source: Source, out: TextIO, err: TextIO) -> int:
     """Classify message lines in order, in chunks so the model works in batches;
-    returns the number of bad lines."""
-    bad = 0
-    numbered: Iterator[tuple[int, str]] = enumerate(source, start=1)
-    while chunk := list(itertools.islice(numbered, CHUNK_LINES)):
-        pending: list[SocialMessage | str] = []
-        for number, line in chunk:
-            if not line.strip():
-                continue
-            item = _pending_line(number, line, err)
-            if item is None:
-                bad += 1
+    returns the number of rejected lines."""
+    report = LineReport(out, err)
+    lines = read_json_lines(source)
+    while chunk := list(itertools.islice(lines, CHUNK_LINES)):
+        pending: list[tuple[int, SocialMessage | Line]] = []
+        for line in chunk:
+            item = line if isinstance(line, LineError) else _pending_line(line)
+            if isinstance(item, LineError):
+                report.reject(item)
             else:
-                pending.append(item)
-        messages = [item for item in pending if isinstance(item, SocialMessage)]
-        done = iter(classify_messages(messages, classifier))
-        for item in pending:
-            out.write(item if isinstance(item, str) else next(done).model_dump_json() + "\n")
-        out.flush()
-    return bad
+                pending.append((line.number, item))
+        messages = [(number, item) for number, item in pending if isinstance(item, SocialMessage)]
+        classified = _classified(classifier, messages) if messages else {}
+        for number, item in pending:
+            if isinstance(item, Line):
+                report.pass_through(item)
+                continue
+            record = classified[number]
+            if isinstance(record, LineError):
+                report.reject(record)
+            else:
+                report.write(number, [record])
+        report.flush()
+    return report.rejected
 
 
 def train_command(settings: ClassifierSettings, if_missing: bool, config: "TrainingConfig") -> int:
@@ -155,8 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "classify":
             from triage_classifier.loader import load_classifier
 
-            classify_lines(load_classifier(settings), sys.stdin, sys.stdout, sys.stderr)
-            return 0
+            rejected = classify_lines(load_classifier(settings), sys.stdin, sys.stdout, sys.stderr)
+            return exit_status(COMMAND, rejected, sys.stderr)
         if args.command == "train":
             from triage_classifier.training import TrainingConfig
 

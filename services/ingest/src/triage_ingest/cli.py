@@ -5,47 +5,47 @@
 
 ``normalize`` reads one platform payload (a JSON document), or JSON lines of payloads or
 raw envelopes, and prints the normalised messages and brand-reply conversation events as
-JSON lines; a bad payload is reported on stderr with its line number and the run exits 1.
+JSON lines. Every input answers on its own: with records, with ``line N: reason`` on
+stderr when it is rejected, or with a ``line N:`` note when it held no message (only
+read receipts, say). The run exits 1 when any input was rejected.
 """
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from triage_ingest.app import build, build_normalizer
 from triage_ingest.config import IngestSettings
 from triage_ingest.normalize import Normalized, Normalizer
+from triage_schemas import safejson
 from triage_schemas.delivery import Rejected
 from triage_schemas.enums import Platform
+from triage_schemas.jsonlines import Line, LineError, LineReport, exit_status, read_json_lines
+
+COMMAND = "triage-ingest normalize"
 
 
-def _documents(text: str) -> Iterator[tuple[int, str]]:
-    """One JSON document, or JSON lines (numbered from 1)."""
-    stripped = text.strip()
-    if not stripped:
-        return
-    try:
-        json.loads(stripped)
-    except json.JSONDecodeError:
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                yield number, line
-        return
-    yield 1, stripped
+def _documents(raw: bytes) -> Iterator[Line | LineError]:
+    """One JSON document (a payload as saved from a webhook, pretty-printed over many
+    lines), else JSON lines numbered from 1."""
+    if raw.count(b"\n", 0, len(raw.rstrip())) > 0:
+        try:
+            text = raw.decode("utf-8")
+            yield Line(1, safejson.loads(text), text.strip())
+            return
+        except (UnicodeDecodeError, safejson.BadJson):
+            pass  # not one document: read it line by line, so each bad line is named
+    yield from read_json_lines([raw])
 
 
-def normalize_one(normalizer: Normalizer, document: str, platform: Platform | None) -> Normalized:
-    try:
-        data = json.loads(document)
-    except json.JSONDecodeError as error:
-        raise Rejected(f"not JSON: {error.msg} at column {error.colno}") from None
+def normalize_one(normalizer: Normalizer, line: Line, platform: Platform | None) -> Normalized:
+    data: Any = line.value
     if isinstance(data, dict) and data.get("record_type") == "raw_envelope":
-        return normalizer.record(document.encode("utf-8"), time.time())
+        return normalizer.record(line.text.encode("utf-8"), time.time())
     if platform is None:
         raise Rejected("a bare platform payload needs --platform (or wrap it in a raw_envelope)")
     if not isinstance(data, dict):
@@ -53,24 +53,42 @@ def normalize_one(normalizer: Normalizer, document: str, platform: Platform | No
     return normalizer.payload(platform, data, datetime.now(UTC), None, time.time())
 
 
-def normalize(text: str, platform: Platform | None, out: TextIO, err: TextIO) -> int:
+def _normalized(normalizer: Normalizer, line: Line, platform: Platform | None) -> Normalized | LineError:
+    try:
+        return normalize_one(normalizer, line, platform)
+    except Rejected as rejected:
+        return LineError(line.number, rejected.reason)
+    except (ValueError, ArithmeticError, RecursionError, OSError) as error:
+        # A payload shape the normalizer does not guard against (a timestamp past the
+        # calendar, say): still this input's fault, and the next input deserves an answer.
+        return LineError(line.number, f"cannot normalize this input ({type(error).__name__}: {error})")
+
+
+def normalize(source: bytes, platform: Platform | None, out: TextIO, err: TextIO) -> int:
     normalizer = build_normalizer(IngestSettings())
-    failures = 0
-    for number, document in _documents(text):
-        try:
-            result = normalize_one(normalizer, document, platform)
-        except Rejected as rejected:
-            failures += 1
-            print(f"line {number}: {rejected.reason}", file=err)
+    report = LineReport(out, err)
+    for item in _documents(source):
+        if isinstance(item, LineError):
+            report.reject(item)
             continue
-        for record in (*result.messages, *result.events):
-            out.write(record.model_dump_json() + "\n")
+        result = _normalized(normalizer, item, platform)
+        if isinstance(result, LineError):
+            report.reject(result)
+            continue
+        records = (*result.messages, *result.events)
+        if not report.write(item.number, records):
+            continue
         skipped = sum(result.skipped.values())
         if skipped or result.duplicates:
             kinds = ", ".join(f"{kind} x{count}" for kind, count in sorted(result.skipped.items()))
-            print(f"line {number}: skipped {skipped} non-message event(s) ({kinds}), {result.duplicates} duplicate(s)",
-                  file=err)  # fmt: skip
-    return 1 if failures else 0
+            report.note(
+                item.number,
+                f"skipped {skipped} non-message event(s) ({kinds}), {result.duplicates} duplicate(s)",
+            )
+        elif not records:
+            report.note(item.number, f"no message in this {result.platform.value} payload (nothing to normalize)")
+    report.flush()
+    return exit_status(COMMAND, report.rejected, err)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,14 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     platform = Platform(args.platform) if args.platform else None
     try:
         raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
-        text = raw.decode("utf-8")
     except OSError as error:
-        print(f"cannot read {args.file}: {error.strerror}", file=sys.stderr)
+        print(f"triage-ingest: cannot read {args.file}: {error.strerror}", file=sys.stderr)
         return 2
-    except UnicodeDecodeError as error:
-        print(f"{args.file} is not UTF-8 (byte {error.start}: {error.reason})", file=sys.stderr)
-        return 1
-    return normalize(text, platform, sys.stdout, sys.stderr)
+    return normalize(raw, platform, sys.stdout, sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,45 +1,44 @@
 """``triage-router``: run the service, or use its logic offline."""
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import TextIO
 
-from pydantic import ValidationError
-
 from triage_router.app import build
 from triage_router.config import RouterSettings
 from triage_router.policy import DEFAULT_POLICY, PolicyError, RoutingPolicy, load_policy
-from triage_router.routing import route
-from triage_schemas.records import ClassifiedMessage
+from triage_router.records_io import classified_from, routed
+from triage_schemas.delivery import Rejected
+from triage_schemas.jsonlines import LineError, LineReport, Source, exit_status, read_json_lines, record_type_error
+from triage_schemas.records import RECORD_MODELS
+
+COMMAND = "triage-router route"
 
 
-def route_lines(policy: RoutingPolicy, source: TextIO, out: TextIO, err: TextIO) -> int:
-    """Route classified JSON lines; other record types pass through; returns the bad-line count."""
-    bad = 0
-    for number, line in enumerate(source, start=1):
-        if not line.strip():
+def route_lines(policy: RoutingPolicy, source: Source, out: TextIO, err: TextIO) -> int:
+    """Route classified JSON lines; records of the other known types pass through
+    unchanged; returns the number of rejected lines."""
+    report = LineReport(out, err)
+    for line in read_json_lines(source):
+        if isinstance(line, LineError):
+            report.reject(line)
+            continue
+        problem = record_type_error(line.value, RECORD_MODELS)
+        if problem is not None:
+            report.reject(LineError(line.number, problem))
+            continue
+        if line.value["record_type"] != "classified":
+            report.pass_through(line)
             continue
         try:
-            data = json.loads(line)
-        except ValueError as error:
-            bad += 1
-            print(f"line {number}: not JSON: {error}", file=err)
+            record = routed(classified_from(line.value), policy)
+        except Rejected as rejected:
+            report.reject(LineError(line.number, rejected.reason))
             continue
-        if not isinstance(data, dict) or data.get("record_type") != "classified":
-            out.write(line if line.endswith("\n") else line + "\n")
-            continue
-        try:
-            message = ClassifiedMessage.model_validate(data)
-        except ValidationError as error:
-            bad += 1
-            first = error.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "(record)"
-            print(f"line {number}: not a classified record: {where}: {first['msg']}", file=err)
-            continue
-        out.write(route(message, policy).model_dump_json() + "\n")
-    return bad
+        report.write(line.number, [record])
+    report.flush()
+    return report.rejected
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,8 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "route":
             policy = load_policy(args.policy)
-            route_lines(policy, sys.stdin, sys.stdout, sys.stderr)
-            return 0
+            return exit_status(COMMAND, route_lines(policy, sys.stdin, sys.stdout, sys.stderr), sys.stderr)
     except PolicyError as error:
         print(error, file=sys.stderr)
         return 1

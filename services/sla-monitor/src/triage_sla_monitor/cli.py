@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from triage_schemas.jsonlines import exit_status, validation_summary
 from triage_schemas.policy import SlaPolicy
 
 
@@ -17,6 +18,17 @@ def load_policy(path: Path) -> SlaPolicy:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: the policy file must be a mapping")
     return SlaPolicy.model_validate(data.get("sla") or {})
+
+
+def parse_until(text: str) -> float:
+    """``--until`` as epoch seconds; like every record's timestamp it must carry its zone."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError("not an ISO-8601 time (e.g. 2026-11-22T18:00:00Z)") from None
+    if moment.tzinfo is None:
+        raise ValueError("needs a zone offset (e.g. 2026-11-22T18:00:00Z), as every record's timestamp has")
+    return moment.timestamp()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,15 +49,30 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         policy = load_policy(args.policy)
-    except (OSError, ValueError, ValidationError, yaml.YAMLError) as exc:
-        print(f"triage-sla-monitor: bad policy: {exc}", file=sys.stderr)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        reason = validation_summary(exc) if isinstance(exc, ValidationError) else str(exc)
+        print(f"triage-sla-monitor: bad policy: {reason}", file=sys.stderr)
         return 2
-    until = datetime.fromisoformat(args.until).timestamp() if args.until else None
+    try:
+        until = parse_until(args.until) if args.until else None
+    except ValueError as exc:
+        print(f"triage-sla-monitor: --until {args.until!r}: {exc}", file=sys.stderr)
+        return 2
     if args.events == "-":
         summary = replay(policy, sys.stdin, sys.stdout, sys.stderr, until)
     else:
-        with Path(args.events).open(encoding="utf-8", errors="replace") as lines:
-            summary = replay(policy, lines, sys.stdout, sys.stderr, until)
+        try:
+            # bytes: decoded line by line, so a bad byte costs one line; closed by the with below
+            events = Path(args.events).open("rb")  # noqa: SIM115
+        except OSError as exc:
+            print(f"triage-sla-monitor: cannot read {args.events}: {exc.strerror}", file=sys.stderr)
+            return 2
+        with events:
+            summary = replay(policy, events, sys.stdout, sys.stderr, until)
+    # Rejected lines are counted in the summary; the exit status stays 0 so a replay
+    # over imperfect history still counts as a run (the summary says how imperfect).
+    bad = summary["bad_lines"]
+    exit_status("triage-sla-monitor replay", bad if isinstance(bad, int) else 0, sys.stderr)
     print_summary(summary, sys.stderr)
     return 0
 
