@@ -72,7 +72,7 @@ test: venv system-deps kafka-up $(TEST_PREREQS) lint typecheck ## everything CI 
 
 bench: $(BENCHES) ## every benchmark; each prints its figures
 
-fuzz: venv model ## the offline commands on >=10,000 generated hostile inputs each; prints the counts per command
+fuzz: venv ## the offline commands on >=10,000 generated hostile inputs each; prints the counts per command
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/fuzz -q -s -p no:cacheprovider --timeout 0
 
 test-unit: venv ## tests that need no broker

@@ -10,6 +10,7 @@ error instead of a crash.
 """
 
 import json
+import math
 import re
 from typing import Any
 
@@ -54,6 +55,13 @@ def nesting_depth(text: str, limit: int) -> int:
         elif token in "]}":
             depth -= 1
     return deepest
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e999: json reads it as infinity, which no JSON writer can carry back
+        raise BadJson(f"not usable JSON: the number {text[:24]} is too large for a float")
+    return value
 
 
 def _reject_constant(name: str) -> Any:
@@ -103,7 +111,7 @@ def loads(
     if depth > max_depth:
         raise BadJson(f"nested more than {max_depth} levels deep")
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite)
     except BadJson:
         raise
     except json.JSONDecodeError as error:

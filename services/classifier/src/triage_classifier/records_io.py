@@ -11,6 +11,7 @@ from triage_classifier.classify import Classifier
 from triage_schemas import safejson
 from triage_schemas.delivery import Inbound, Outbound, Rejected, Result
 from triage_schemas.enums import Channel, Direction, Platform
+from triage_schemas.jsonlines import validation_summary
 from triage_schemas.records import Author, ClassifiedMessage, SocialMessage, utcnow
 
 # The fields a bare offline line may carry besides ``text``.
@@ -18,10 +19,7 @@ SHORTHAND_FIELDS = {"text", "platform", "channel", "author_followers"}
 
 
 def _validation_reason(error: ValidationError, what: str) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(record)"
-    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
-    return f"not a valid {what}: {where}: {first['msg']}{more}"
+    return f"not a valid {what}: {validation_summary(error)}"
 
 
 def parse_message(value: bytes) -> SocialMessage:

@@ -23,6 +23,7 @@ from triage_ingest.pii import PiiDetector
 from triage_schemas import safejson
 from triage_schemas.delivery import Rejected
 from triage_schemas.enums import ConversationEventType, Direction, Platform
+from triage_schemas.jsonlines import validation_summary
 from triage_schemas.records import ConversationEvent, RawEnvelope, SocialMessage
 
 # C0 and C1 control characters other than tab, newline and carriage return: terminal
@@ -91,7 +92,7 @@ class Normalizer:
         try:
             return RawEnvelope.model_validate(data)
         except ValidationError as error:
-            raise Rejected("not a valid raw_envelope: " + _validation_summary(error)) from None
+            raise Rejected("not a valid raw_envelope: " + validation_summary(error, limit=5)) from None
 
     def record(self, raw: bytes, now: float) -> Normalized:
         envelope = self.envelope(raw)
@@ -128,8 +129,10 @@ class Normalizer:
             raise Rejected(f"{platform.value} payload: {error}") from None
         except ValidationError as error:
             # e.g. a message dated 1970 or year 9999: a field the platform sent is unusable
-            raise Rejected(f"{platform.value} payload gives an invalid message: {_validation_summary(error)}") from None
-        except (TypeError, AttributeError, KeyError, ValueError) as error:
+            raise Rejected(
+                f"{platform.value} payload gives an invalid message: {validation_summary(error, limit=5)}"
+            ) from None
+        except (TypeError, AttributeError, KeyError, ValueError, OverflowError, OSError) as error:
             # An adapter met a shape its platform never sends: still the payload's fault.
             raise Rejected(f"{platform.value} payload has an unexpected shape ({type(error).__name__})") from None
         for position, item in enumerate(extracted):
@@ -175,11 +178,3 @@ def brand_reply(message: SocialMessage) -> ConversationEvent:
         platform=message.platform,
         message_id=message.message_id,
     )
-
-
-def _validation_summary(error: ValidationError) -> str:
-    parts = []
-    for problem in error.errors()[:5]:
-        where = ".".join(str(p) for p in problem["loc"]) or "record"
-        parts.append(f"{where}: {problem['msg']}")
-    return "; ".join(parts)

@@ -6,6 +6,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from triage_schemas.jsonlines import validation_summary
 from triage_schemas.policy import ClockPolicy
 from triage_schemas.settings import ServiceSettings
 from triage_sla_monitor.metrics import BUCKETS
@@ -69,7 +70,4 @@ def load_clock_policy(path: Path | None) -> ClockPolicy:
     try:
         return ClockPolicy.model_validate(data)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in error.errors()[:5]
-        )
-        raise PolicyFileError(f"{path}: invalid policy: {problems}") from None
+        raise PolicyFileError(f"{path}: invalid policy: {validation_summary(error, limit=5)}") from None

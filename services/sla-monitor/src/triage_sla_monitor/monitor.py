@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from triage_schemas.delivery import Inbound, Outbound, Rejected
 from triage_schemas.enums import ActorKind, ConversationEventType
+from triage_schemas.jsonlines import validation_summary
 from triage_schemas.policy import ClockPolicy
 from triage_schemas.records import ConversationEvent, RoutedMessage, parse_record
 from triage_sla_monitor.alertmanager import Alertmanager
@@ -75,8 +76,7 @@ class Monitor:
         try:
             return parse_record(inbound.value)
         except ValidationError as error:
-            first = error.errors()[0]
-            raise Rejected(f"not a valid record: {first['msg']} at {'.'.join(map(str, first['loc']))}") from error
+            raise Rejected(f"not a valid record: {validation_summary(error)}") from error
         except ValueError as error:
             raise Rejected(f"not a valid record: {error}") from error
 
