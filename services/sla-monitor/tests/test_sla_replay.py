@@ -15,17 +15,23 @@ sla:
   targets: {payment_issue: 10m, spam: null}
   fallback: {community: {P3: 1h}}
   alerts: {warning: 0.5, breach: 1.0, escalation: 2.0}
+  follow_up_after: null
+  reply_windows: {windows: {}}
 """
 
 
 def run(
-    tmp_path: Path, records: list[dict[str, Any]], capsys: pytest.CaptureFixture[str], extra: str = ""
+    tmp_path: Path,
+    records: list[dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+    extra: str = "",
+    expect_code: int = 0,
 ) -> tuple[list[dict[str, Any]], dict[str, Any], str]:
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY)
     events = tmp_path / "events.jsonl"
     events.write_text("\n".join(json.dumps(r) for r in records) + "\n" + extra)
-    assert main(["replay", "--policy", str(policy), str(events)]) == 0
+    assert main(["replay", "--policy", str(policy), str(events)]) == expect_code
     out, err = capsys.readouterr()
     lines = [json.loads(line) for line in out.splitlines()]
     summary = json.loads(err.strip().splitlines()[-1])["summary"]
@@ -65,7 +71,7 @@ def test_bad_lines_are_reported_with_their_number_and_others_pass_through(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     other = {"record_type": "dead_letter", "stage": "x", "error": "y", "original": "z", "at": "2026-11-02T09:00:00Z"}
-    alerts, summary, err = run(tmp_path, [routed("c1", 0), other], capsys, extra="{not json\n")
+    alerts, summary, err = run(tmp_path, [routed("c1", 0), other], capsys, extra="{not json\n", expect_code=1)
     assert "line 3:" in err
     assert summary["bad_lines"] == 1
     assert alerts[0]["record_type"] == "dead_letter"

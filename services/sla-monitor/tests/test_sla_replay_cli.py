@@ -14,6 +14,8 @@ version: x
 sla:
   targets: {payment_issue: 10m, feedback: 1000000000000, product_question: 3000000000, spam: null}
   alerts: {warning: 0.5, breach: 1.0, escalation: 2.0}
+  follow_up_after: null
+  reply_windows: {windows: {}}
 """
 
 
@@ -55,7 +57,7 @@ def test_a_hostile_line_is_one_line_error_and_the_replay_goes_on(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: bytes, reason: str
 ) -> None:
     code, alerts, err = replay(tmp_path, capsys, [line(routed("c1", 0)), bad, line(event("c1", "agent_replied", 700))])
-    assert code == 0
+    assert code == 1  # the run stands; the status says a line was rejected
     assert [a["kind"] for a in alerts] == ["warning", "breach"]
     assert err[0].startswith("line 2: ") and reason in err[0], err
     assert err[1] == "triage-sla-monitor replay: 1 line was rejected (see the line N: messages above)"
@@ -71,7 +73,7 @@ def test_alerts_due_after_the_last_writable_time_are_errors_of_the_line_that_sta
         "c4", 0, issue_type="product_question", lane="sales", priority="P3"
     )  # warns in 2074, breaches in 2121
     code, alerts, err = replay(tmp_path, capsys, [line(routed("c1", 0)), line(late), line(far), line(half)])
-    assert code == 0
+    assert code == 1
     assert sorted((a["conversation_id"], a["kind"]) for a in alerts) == [
         ("c1", "breach"), ("c1", "escalation"), ("c1", "warning"), ("c4", "warning"),
     ]  # fmt: skip

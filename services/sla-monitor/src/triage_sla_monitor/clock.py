@@ -361,8 +361,11 @@ class ClockStore:
         self._schedule(clock)
         return clock, outcomes
 
-    def fire(self, now: float) -> list[Alert]:
-        """Every alert due at or before ``now``, each marked sent before it is returned."""
+    def fire(self, now: float, *, virtual: bool = False) -> list[Alert]:
+        """Every alert due at or before ``now``, each marked sent before it is returned.
+
+        Live, an alert's ``at`` is ``now`` (when it was really sent); in virtual time
+        (``replay``) it is the moment it fell due."""
         alerts: list[Alert] = []
         while True:
             due = self.next_due()
@@ -379,8 +382,7 @@ class ClockStore:
                     break
                 kind_due, kind, target = ready[0]
                 clock.alerts_sent |= BIT[kind]
-                # draining to infinity (offline replay) emits each alert at its own due time
-                emitted = now if math.isfinite(now) else kind_due
+                emitted = kind_due if virtual or not math.isfinite(now) else now
                 response = clock.response if kind in RESPONSE_KINDS else None
                 elapsed = self._elapsed_for(clock, kind, kind_due)
                 alerts.append(
