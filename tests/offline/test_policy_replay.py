@@ -87,7 +87,7 @@ def test_a_calendar_and_a_reply_window_offline_then_the_comparison_a_lead_reads(
     late_24_7 = {a["kind"] for a in around_the_clock if a.get("conversation_id") == "late"}
     assert {"warning", "breach", "escalation"} <= late_24_7
 
-    command = [BIN / "triage-sla-monitor", "compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]
+    command = [str(BIN / "triage-sla-monitor"), "compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]
     compared = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     breaches = next(line for line in compared.splitlines() if line.split()[:2] == ["support", "breaches"])
     assert breaches.split()[2:] == ["1", "2", "+1"]
