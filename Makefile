@@ -18,7 +18,7 @@ BENCHES :=
 -include $(wildcard services/*/service.mk deploy/*.mk)
 
 .PHONY: help venv system-deps kafka-up kafka-down kafka-logs kafka-status topics schemas \
-        lint typecheck test test-unit bench fuzz clean
+        lint typecheck test test-unit bench fuzz chaos clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -74,6 +74,9 @@ bench: $(BENCHES) ## every benchmark; each prints its figures
 
 fuzz: venv ## the offline commands on >=10,000 generated hostile inputs each; prints the counts per command
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/fuzz -q -s -p no:cacheprovider --timeout 0
+
+chaos: venv model ## fault suite at full size (20,000 messages) on a broker of its own; table on stdout, reports/chaos.json
+	TRIAGE_CHAOS_MESSAGES=$${TRIAGE_CHAOS_MESSAGES:-20000} $(BIN)/pytest tests/chaos -q -s -p no:cacheprovider --timeout 0
 
 test-unit: venv ## tests that need no broker
 	$(BIN)/pytest -m "not kafka" $(PYTEST_ARGS)

@@ -7,6 +7,7 @@ Unknown fields are ignored rather than rejected, so a consumer keeps working whi
 newer producer adds fields.
 """
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -61,6 +62,25 @@ UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 written in UTC."""
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
+
+
+# C0 and C1 control characters other than tab, newline and carriage return (terminal
+# escapes, NULs), and unpaired surrogates: no customer typed them, and no stage may pass
+# them on to agent tools.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def text_problem(text: str) -> str | None:
+    """Why a message text cannot be accepted, or None: the first control character or
+    unpaired surrogate, by code point and position (never the text itself)."""
+    bad = _UNPRINTABLE.search(text)
+    if bad is None:
+        return None
+    what = "an unpaired surrogate" if "\ud800" <= bad.group() <= "\udfff" else "a control character"
+    return (
+        f"text has U+{ord(bad.group()):04X} ({what}) at position {bad.start()}: "
+        "control characters and unpaired surrogates are not accepted"
+    )
 
 
 def utcnow() -> datetime:

@@ -122,3 +122,21 @@ def test_offline_order_holds_across_chunks(classifier: Classifier, count: int) -
     expected = [f"m{n}" for n in range(count)]
     expected.insert(count // 2, "a1")
     assert ids == expected and errors == [] and bad == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("hi \x1b[31mred", "text has U+001B (a control character) at position 3"),
+        ("nul\x00", "text has U+0000 (a control character) at position 3"),
+        ("\ud800x", "not writable as UTF-8: an unpaired surrogate escape"),  # refused as it is parsed
+    ],
+)
+def test_a_message_written_straight_to_the_topic_with_unprintable_text_is_rejected(
+    classifier: Classifier, text: str, reason: str
+) -> None:
+    value = json.dumps(message("m1", text)).encode()
+    good = json.dumps(message("m2", "tabs\tand\nnewlines are fine")).encode()
+    bad, ok = classify_batch(classifier, "out", [Inbound(value), Inbound(good)])
+    assert isinstance(bad, Rejected) and bad.reason.startswith(reason)
+    assert not isinstance(ok, Rejected)

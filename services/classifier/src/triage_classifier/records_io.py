@@ -12,7 +12,7 @@ from triage_schemas import safejson
 from triage_schemas.delivery import Inbound, Outbound, Rejected, Result
 from triage_schemas.enums import Channel, Direction, Platform
 from triage_schemas.jsonlines import validation_summary
-from triage_schemas.records import Author, ClassifiedMessage, SocialMessage, utcnow
+from triage_schemas.records import Author, ClassifiedMessage, SocialMessage, text_problem, utcnow
 
 # The fields a bare offline line may carry besides ``text``.
 SHORTHAND_FIELDS = {"text", "platform", "channel", "author_followers"}
@@ -33,9 +33,14 @@ def parse_message(value: bytes) -> SocialMessage:
     if data.get("record_type") != "message":
         raise Rejected(f"record_type is {data.get('record_type')!r}; the classifier reads 'message' records")
     try:
-        return SocialMessage.model_validate(data)
+        message = SocialMessage.model_validate(data)
     except ValidationError as error:
         raise Rejected(_validation_reason(error, "message")) from None
+    # ingest refuses these; a producer writing to social.messages directly must not pass them on
+    problem = text_problem(message.text)
+    if problem is not None:
+        raise Rejected(problem)
+    return message
 
 
 def classified(message: SocialMessage, classifier: Classifier) -> ClassifiedMessage:

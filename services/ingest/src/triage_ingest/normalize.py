@@ -8,7 +8,6 @@ an ``agent_replied`` conversation event (the brand wrote), which stops the SLA c
 No Kafka here: the service and the ``normalize`` command both call it.
 """
 
-import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,12 +23,7 @@ from triage_schemas import safejson
 from triage_schemas.delivery import Rejected
 from triage_schemas.enums import ConversationEventType, Direction, Platform
 from triage_schemas.jsonlines import validation_summary
-from triage_schemas.records import ConversationEvent, RawEnvelope, SocialMessage
-
-# C0 and C1 control characters other than tab, newline and carriage return: terminal
-# escapes, NULs and the like have no place in a customer's message.
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-SURROGATE = re.compile(r"[\ud800-\udfff]")
+from triage_schemas.records import ConversationEvent, RawEnvelope, SocialMessage, text_problem
 
 
 @dataclass(frozen=True)
@@ -157,13 +151,9 @@ class Normalizer:
                 f"message {position} has {len(text):,} characters of text, over the "
                 f"{self.limits.max_text_chars:,}-character limit (TRIAGE_INGEST_MAX_TEXT_CHARS)"
             )
-        bad = CONTROL.search(text) or SURROGATE.search(text)
-        if bad is not None:
-            what = "an unpaired surrogate" if SURROGATE.match(bad.group()) else "a control character"
-            raise Rejected(
-                f"message {position} text has U+{ord(bad.group()):04X} ({what}) at position {bad.start()}: "
-                "control characters and unpaired surrogates are not accepted"
-            )
+        problem = text_problem(text)
+        if problem is not None:
+            raise Rejected(f"message {position} {problem}")
 
 
 def brand_reply(message: SocialMessage) -> ConversationEvent:
