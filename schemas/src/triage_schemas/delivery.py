@@ -24,7 +24,7 @@ import asyncio
 import base64
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -324,6 +324,7 @@ def subscribe(
     extra: Callable[[Sequence[Inbound]], Awaitable[None]] | None = None,
     listener: ConsumerRebalanceListener | None = None,
     co_partitioned: bool = False,
+    tuning: Mapping[str, Any] | None = None,
 ) -> None:
     """Wire ``process`` to ``topic`` (or several, read by one consumer) with
     commit-after-publish semantics.
@@ -331,6 +332,7 @@ def subscribe(
     ``extra``, when given, runs after the outputs are published and before the
     commit (the SLA monitor uses it to persist its clocks); ``listener`` hears of
     partitions assigned and revoked (the SLA monitor restores and drops clocks).
+    ``tuning`` holds the consumer's latency knobs (``KafkaSettings.consumer_options``).
     ``co_partitioned`` topics share keys and partition counts: range assignment gives
     each member the same partition numbers of every topic (the default round robin
     would split a partition number across members).
@@ -362,6 +364,9 @@ def subscribe(
     }
     if listener is not None:
         options["listener"] = listener
+    options.update(tuning or {})
+    if not batch:
+        options.pop("batch_timeout_ms", None)
     if co_partitioned:
         options["partition_assignment_strategy"] = (RangePartitionAssignor,)
     topics = (topic,) if isinstance(topic, str) else tuple(topic)

@@ -40,6 +40,20 @@ class KafkaSettings(BaseSettings):
     ssl_certfile: Path | None = Field(default=None, description="client certificate, for mutual TLS")
     ssl_keyfile: Path | None = Field(default=None, description="client private key, for mutual TLS")
     request_timeout_ms: int = Field(default=30_000, ge=1_000, description="Kafka request timeout")
+    # Latency knobs: a lone message should cross a stage in milliseconds while a burst is
+    # still sent and fetched in large batches.
+    linger_ms: int = Field(
+        default=5, ge=0, le=1_000, description="how long the producer waits to fill a batch before sending it"
+    )
+    max_batch_bytes: int = Field(
+        default=262_144, ge=16_384, le=1_000_000, description="largest producer batch per partition (bytes)"
+    )
+    fetch_max_wait_ms: int = Field(
+        default=100, ge=1, le=5_000, description="how long the broker may hold a fetch while it has no new records"
+    )
+    batch_timeout_ms: int = Field(
+        default=20, ge=1, le=5_000, description="how long a stage waits for records before looking again when idle"
+    )
 
     @model_validator(mode="after")
     def _check_security(self) -> "KafkaSettings":
@@ -83,6 +97,10 @@ class KafkaSettings(BaseSettings):
             case _:
                 return SASLScram512(self.sasl_username, password, ssl_context=context, use_ssl=use_ssl)
 
+    def consumer_options(self) -> dict[str, int]:
+        """The latency knobs of a stage's batch subscriber."""
+        return {"fetch_max_wait_ms": self.fetch_max_wait_ms, "batch_timeout_ms": self.batch_timeout_ms}
+
     def admin_client_kwargs(self) -> dict[str, object]:
         kwargs: dict[str, object] = {
             "bootstrap_servers": self.bootstrap_servers,
@@ -108,7 +126,8 @@ def make_broker(settings: KafkaSettings, client_id: str, logger: logging.Logger)
         acks="all",
         enable_idempotence=True,
         request_timeout_ms=settings.request_timeout_ms,
-        linger_ms=5,
+        linger_ms=settings.linger_ms,
+        max_batch_size=settings.max_batch_bytes,
         security=settings.security(),
         logger=logger,
         # Per-message "received/processed" lines would drown the structured logs.

@@ -69,5 +69,6 @@ def build(settings: ClassifierSettings, classifier: Classifier | None = None) ->
         process,
         batch=True,
         max_records=settings.batch_size,
+        tuning=settings.kafka.consumer_options(),
     )
     return ServiceRuntime("classifier", settings, broker, logger)

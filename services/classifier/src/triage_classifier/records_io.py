@@ -49,8 +49,13 @@ def classified(message: SocialMessage, classifier: Classifier) -> ClassifiedMess
 
 def classify_messages(messages: Sequence[SocialMessage], classifier: Classifier) -> list[ClassifiedMessage]:
     classifications = classifier.classify([message.text for message in messages])
+    # The message was validated as it was read and the classification as it was built:
+    # the classified record is assembled from both without validating either again.
+    fields = [name for name in SocialMessage.model_fields if name != "record_type"]
     return [
-        ClassifiedMessage(**message.model_dump(exclude={"record_type"}), classification=classification)
+        ClassifiedMessage.model_construct(
+            **{name: getattr(message, name) for name in fields}, classification=classification
+        )
         for message, classification in zip(messages, classifications, strict=True)
     ]
 

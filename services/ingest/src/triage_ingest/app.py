@@ -139,6 +139,7 @@ def build(settings: IngestSettings) -> ServiceRuntime:
         step.process,
         batch=True,
         max_records=settings.batch_size,
+        tuning=settings.kafka.consumer_options(),
     )
     routes = []
     if settings.webhooks.enabled:

@@ -46,5 +46,6 @@ def build(settings: RouterSettings, policy: RoutingPolicy | None = None) -> Serv
         process,
         batch=True,
         max_records=settings.batch_size,
+        tuning=settings.kafka.consumer_options(),
     )
     return ServiceRuntime("router", settings, broker, logger)

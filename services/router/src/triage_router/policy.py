@@ -169,7 +169,10 @@ class Conditions(Strict):
     def keyword_set(self) -> KeywordSet | None:
         if self.keywords is None:
             return None
-        compiled = self._keyword_set
+        # Read the private slot directly: attribute access to a private attribute goes
+        # through pydantic's __getattr__, which cost more than the keyword match itself.
+        private = self.__pydantic_private__
+        compiled = private.get("_keyword_set") if private is not None else None
         # model_copy(update=...) skips validation: recompile for keywords set that way.
         if compiled is None or compiled.keywords != tuple(self.keywords):
             compiled = self._keyword_set = KeywordSet(self.keywords)

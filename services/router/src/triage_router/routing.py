@@ -144,9 +144,9 @@ def route(message: ClassifiedMessage, policy: RoutingPolicy) -> RoutedMessage:
         policy_version=policy.version,
         reasons=reasons,
     )
-    fields = message.model_dump(exclude={"record_type"})
-    fields["routing"] = routing
-    return RoutedMessage.model_validate({**fields, "routing": routing.model_dump()})
+    # Both parts are validated already (the classified message as it was read, the routing
+    # as it was built): re-validating the whole message per record was a third of the cost.
+    return RoutedMessage.model_construct(**carried_fields(message), routing=routing)
 
 
 def _at(moment: float) -> datetime:
@@ -200,3 +200,8 @@ def deadlines(message: ClassifiedMessage, policy: RoutingPolicy, team: str, reas
         if resolution_due is not None and not math.isinf(resolution_due)
         else None,
     }
+
+
+def carried_fields(message: ClassifiedMessage) -> dict[str, Any]:
+    """The fields a stage passes on unchanged, as they are (no copy, no re-validation)."""
+    return {name: getattr(message, name) for name in type(message).model_fields if name != "record_type"}

@@ -65,6 +65,7 @@ def build(settings: SlaMonitorSettings) -> ServiceRuntime:
         extra=clock_state.persist,
         listener=ClockPartitions(clock_state, settings.topics.routed),
         co_partitioned=True,
+        tuning=settings.kafka.consumer_options(),
     )
     return ServiceRuntime(
         "sla-monitor", settings, broker, logger,
