@@ -3,9 +3,11 @@
 import contextlib
 import logging
 import ssl
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Literal
 
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
@@ -163,3 +165,40 @@ async def ensure_topics(
         return [topic.name for topic in new]
     finally:
         await admin.close()
+
+
+async def read_to_end(
+    consumer: AIOKafkaConsumer, starts: Mapping[TopicPartition, int | None]
+) -> AsyncIterator["ConsumerRecord[bytes, bytes]"]:
+    """Every record from each partition's start (None: its beginning) up to its end as it
+    was when called: how a changelog is read back into memory. ``consumer`` is started and
+    not in a group; the caller chooses its isolation level."""
+    partitions = list(starts)
+    consumer.assign(partitions)
+    from_beginning = [tp for tp, start in starts.items() if start is None]
+    if from_beginning:
+        await consumer.seek_to_beginning(*from_beginning)
+    for tp, start in starts.items():
+        if start is not None:
+            consumer.seek(tp, start)
+    ends = await consumer.end_offsets(partitions)
+    remaining = {tp for tp, start in starts.items() if (start or 0) < ends[tp]}
+    while remaining:
+        batches = await consumer.getmany(*remaining, timeout_ms=1000)
+        for records in batches.values():
+            for record in records:
+                yield record
+        for tp in list(remaining):
+            if await consumer.position(tp) >= ends[tp]:
+                remaining.discard(tp)
+
+
+async def partitions_of(kafka: KafkaSettings, topic: str) -> list[TopicPartition]:
+    """The topic's partitions, from the cluster (a topic created a moment ago included)."""
+    admin = AIOKafkaAdminClient(**kafka.admin_client_kwargs())
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])

@@ -4,22 +4,16 @@ the text, whatever the text, up to the longest text the pipeline accepts."""
 import itertools
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
+from tests.pattern_timing import BOUND_SECONDS, MAX_CHARS, fill, slowest, timed
 from triage_classifier.guardrails import DEFAULT_GUARDRAILS, load_guardrails
 
 # The longest text ingest lets through (TRIAGE_INGEST_MAX_TEXT_CHARS); the classifier
 # clips before the guardrails, but a deployment may raise that clip.
-MAX_CHARS = 20_000
-# A few milliseconds is typical; the bound leaves room for a busy shared CI machine.
-BOUND_SECONDS = 0.050
-
-
-def _fill(unit: str, length: int) -> str:
-    return (unit * (length // max(len(unit), 1) + 1))[:length]
 
 
 def adversarial_texts(path: Path = DEFAULT_GUARDRAILS) -> Iterator[tuple[str, str]]:
@@ -38,30 +32,12 @@ def adversarial_texts(path: Path = DEFAULT_GUARDRAILS) -> Iterator[tuple[str, st
             words.update(found)
             pairs.update(f"{a} {b}" for a, b in itertools.pairwise(found))
     for word in sorted(words):
-        yield f"{word!r} then spaces", triggers + word + _fill(" ", length - len(word) - 1) + "x"
-        yield f"{word!r} prefixes", triggers + _fill(word[:-1] + " ", length)
+        yield f"{word!r} then spaces", triggers + word + fill(" ", length - len(word) - 1) + "x"
+        yield f"{word!r} prefixes", triggers + fill(word[:-1] + " ", length)
     for pair in sorted(pairs):
-        yield f"{pair!r} repeated", triggers + _fill(pair + " ", length)
+        yield f"{pair!r} repeated", triggers + fill(pair + " ", length)
     for unit in (" ", "a", "é", "1", ".", "'", "a ", "my ", "\u00a0", "😍"):
-        yield f"{unit!r} run", triggers + _fill(unit, length)
-
-
-def slowest(check: Callable[[str], object], texts: Iterator[tuple[str, str]]) -> tuple[float, str, int]:
-    """The worst time (best of three runs, so one scheduler hiccup does not count) over ``texts``."""
-    worst, worst_name, count = 0.0, "", 0
-    for name, text in texts:
-        assert len(text) <= MAX_CHARS
-        elapsed = min(_timed(check, text) for _ in range(3))
-        count += 1
-        if elapsed > worst:
-            worst, worst_name = elapsed, name
-    return worst, worst_name, count
-
-
-def _timed(check: Callable[[str], object], text: str) -> float:
-    start = time.perf_counter()
-    check(text)
-    return time.perf_counter() - start
+        yield f"{unit!r} run", triggers + fill(unit, length)
 
 
 def test_every_shipped_rule_stays_fast_on_adversarial_text() -> None:
@@ -90,7 +66,7 @@ def test_a_pattern_a_backtracking_engine_cannot_finish_is_fast_too(tmp_path: Pat
         encoding="utf-8",
     )
     guardrails = load_guardrails(path)
-    text = "hate" + _fill(" you", MAX_CHARS - 5) + "?"
-    elapsed = min(_timed(guardrails.signals, text) for _ in range(3))
+    text = "hate" + fill(" you", MAX_CHARS - 5) + "?"
+    elapsed = timed(guardrails.signals, text)
     assert guardrails.signals(text) == []
     assert elapsed < BOUND_SECONDS, f"{elapsed * 1000:.0f} ms"

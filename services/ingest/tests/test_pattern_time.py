@@ -2,22 +2,15 @@
 linear in the text, whatever the text (issue 13: one 1.5 KB message froze ingest for 29.5 s)."""
 
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
+from tests.pattern_timing import BOUND_SECONDS, fill, slowest, timed
 from triage_ingest.config import IngestSettings
 from triage_ingest.pii import PiiDetector
 from triage_schemas.enums import PiiKind
 
 SETTINGS = IngestSettings()
 MAX_CHARS = SETTINGS.max_text_chars
-# A few milliseconds is typical; the bound leaves room for a busy shared CI machine.
-BOUND_SECONDS = 0.050
-
-
-def _fill(unit: str, length: int = MAX_CHARS, tail: str = "") -> str:
-    body = unit * ((length - len(tail)) // max(len(unit), 1) + 1)
-    return body[: length - len(tail)] + tail
 
 
 def adversarial_texts(pattern: str) -> Iterator[tuple[str, str]]:
@@ -27,32 +20,14 @@ def adversarial_texts(pattern: str) -> Iterator[tuple[str, str]]:
     literals = set(re.findall(r"[^\W\d_]{2,}", pattern)) | {"#", "n°", "nº", "@", "+"}
     for literal in sorted(literals):
         for run in (" ", "1", "a", "#", "-", ".", ":", " #", "\u00a0"):
-            yield f"{literal!r} then {run!r}s", literal + _fill(run, MAX_CHARS - len(literal), tail="x")
-        yield f"{literal!r} repeated", _fill(literal + " ")
-        yield f"{literal!r} prefixes", _fill(literal[:-1] or literal)
-        yield f"{literal!r} near-misses", _fill(f"{literal} #AB-123 {literal} no. ")
-        yield f"{literal!r} then digits", literal + " " + _fill("1", MAX_CHARS - len(literal) - 1, tail="x")
+            yield f"{literal!r} then {run!r}s", literal + fill(run, MAX_CHARS - len(literal), tail="x")
+        yield f"{literal!r} repeated", fill(literal + " ")
+        yield f"{literal!r} prefixes", fill(literal[:-1] or literal)
+        yield f"{literal!r} near-misses", fill(f"{literal} #AB-123 {literal} no. ")
+        yield f"{literal!r} then digits", literal + " " + fill("1", MAX_CHARS - len(literal) - 1, tail="x")
     for unit in (" ", "1", "a", "é", "1 ", "1.", "a.", "a@", "a@a.", "+1 ", "(1) ", "1-", "1,", "x1", "_"):
-        yield f"{unit!r} run", _fill(unit)
-    yield "email-like run", "a@" + _fill("a.", MAX_CHARS - 3) + "1"
-
-
-def slowest(check: Callable[[str], object], texts: Iterator[tuple[str, str]]) -> tuple[float, str, int]:
-    """The worst time (best of three runs, so one scheduler hiccup does not count) over ``texts``."""
-    worst, worst_name, count = 0.0, "", 0
-    for name, text in texts:
-        assert len(text) <= MAX_CHARS
-        elapsed = min(_timed(check, text) for _ in range(3))
-        count += 1
-        if elapsed > worst:
-            worst, worst_name = elapsed, name
-    return worst, worst_name, count
-
-
-def _timed(check: Callable[[str], object], text: str) -> float:
-    start = time.perf_counter()
-    check(text)
-    return time.perf_counter() - start
+        yield f"{unit!r} run", fill(unit)
+    yield "email-like run", "a@" + fill("a.", MAX_CHARS - 3) + "1"
 
 
 def test_every_default_pattern_stays_fast_on_adversarial_text() -> None:
@@ -66,7 +41,7 @@ def test_the_message_that_froze_ingest_is_read_at_once() -> None:
     detector = PiiDetector(SETTINGS.order_number_pattern)
     for spaces in (400, 1_200, 1_500, MAX_CHARS - 6):
         text = "order" + " " * spaces + "x"
-        elapsed = min(_timed(detector.kinds, text) for _ in range(3))
+        elapsed = timed(detector.kinds, text)
         assert elapsed < BOUND_SECONDS, f"{spaces} spaces took {elapsed * 1000:.0f} ms"
         assert detector.kinds(text) == []
     # Still an order number when the digits do come.
@@ -77,5 +52,5 @@ def test_a_pattern_a_backtracking_engine_cannot_finish_is_fast_too() -> None:
     """Safety comes from the engine, not from the shipped pattern: a care lead's own
     nested-quantifier pattern is still linear."""
     detector = PiiDetector(r"(\d+\s*)+#")
-    elapsed = min(_timed(detector.kinds, _fill("1 ")) for _ in range(3))
+    elapsed = timed(detector.kinds, fill("1 "))
     assert elapsed < BOUND_SECONDS, f"{elapsed * 1000:.0f} ms"

@@ -7,8 +7,9 @@ import pytest
 from pydantic import ValidationError
 
 from triage_ingest.config import IngestSettings
-from triage_ingest.pii import PatternError, PiiDetector, luhn_valid, number_runs
+from triage_ingest.pii import PiiDetector, luhn_valid, number_runs
 from triage_schemas.enums import PiiKind
+from triage_schemas.patterns import PatternError
 
 detector = PiiDetector(IngestSettings().order_number_pattern)
 

@@ -10,14 +10,14 @@ import hashlib
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, cast
 
-import re2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from triage_classifier.text import fold, strip_accents
 from triage_schemas.enums import IssueType
+from triage_schemas.patterns import Pattern
+from triage_schemas.patterns import compile_pattern as compile_shared
 
 DEFAULT_GUARDRAILS = Path(__file__).with_name("guardrails.yaml")
 
@@ -26,93 +26,10 @@ class GuardrailError(ValueError):
     """The guardrail file cannot be used; the message names the rule and the problem."""
 
 
-class Pattern(Protocol):
-    """The part of a compiled RE2 pattern used here (re2 ships no type hints)."""
-
-    def search(self, text: str) -> Any: ...
-
-
-# What Python's re means by \w, \d and \s, written for RE2 (whose own classes are
-# ASCII-only), so a rule reads text in other scripts as it did under Python's re. The
-# same translation as triage_ingest.pii.unicode_classes: the services share no code.
-_WORD = r"\p{L}\p{N}_"
-_SPACE = r"\s\v\x1c-\x1f\x85\p{Z}"
-_INSIDE_CLASS = {"w": _WORD, "d": r"\p{Nd}", "s": _SPACE, "D": r"\P{Nd}"}
-_OUTSIDE_CLASS = {
-    "w": f"[{_WORD}]",
-    "d": r"\p{Nd}",
-    "s": f"[{_SPACE}]",
-    "W": f"[^{_WORD}]",
-    "D": r"\P{Nd}",
-    "S": f"[^{_SPACE}]",
-}
-
-
-def unicode_classes(pattern: str) -> str:
-    r"""``pattern`` with \w, \d, \s (and their negations) meaning what they mean in Python.
-
-    ``\b`` stays RE2's: a boundary between an ASCII letter, digit or ``_`` and anything
-    else. Rules see accent-free text, so only letters of other scripts (and "œ", "ß")
-    count as non-word characters next to it.
-    """
-    out: list[str] = []
-    in_class = False
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\" and i + 1 < len(pattern):
-            escaped = pattern[i + 1]
-            table = _INSIDE_CLASS if in_class else _OUTSIDE_CLASS
-            if escaped in table:
-                out.append(table[escaped])
-            elif in_class and escaped in "WS":
-                raise ValueError(f"\\{escaped} inside [...] cannot be written for RE2; use [^...] instead")
-            else:
-                out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if in_class and pattern.startswith("[:", i):
-            end = pattern.find(":]", i + 2)
-            if end != -1:
-                out.append(pattern[i : end + 2])
-                i = end + 2
-                continue
-        out.append(char)
-        if char == "[" and not in_class:
-            in_class = True
-            # A "]" first in a class (after an optional "^") is a literal.
-            start = i + 1
-            if pattern.startswith("^", start):
-                out.append("^")
-                start += 1
-            if pattern.startswith("]", start):
-                out.append("]")
-                start += 1
-            i = start
-            continue
-        if char == "]" and in_class:
-            in_class = False
-        i += 1
-    return "".join(out)
-
-
 def compile_pattern(pattern: str) -> Pattern:
-    """``pattern`` compiled for RE2, case-insensitive; ValueError says what RE2 refused."""
-    options = re2.Options()
-    options.case_sensitive = False
-    # The error goes into the GuardrailError; RE2 would also print it on stderr.
-    options.log_errors = False
-    translated = unicode_classes(pattern)
-    try:
-        return cast(Pattern, re2.compile(translated, options))
-    except re2.error as error:
-        reason = error.args[0] if error.args else error
-        if isinstance(reason, bytes):
-            reason = reason.decode("utf-8", "replace")
-        raise ValueError(
-            f"RE2 cannot compile it ({reason}); patterns run in linear time, "
-            "so lookarounds, backreferences and possessive or atomic groups are not available"
-        ) from None
+    """A rule's pattern compiled for RE2, case-insensitive (rules read folded text);
+    ValueError (PatternError) says what RE2 refused."""
+    return compile_shared(pattern, ignore_case=True)
 
 
 class _Rule(BaseModel):

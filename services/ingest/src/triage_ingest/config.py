@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 from pydantic import AwareDatetime, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from triage_ingest.pii import PatternError, compile_pattern
 from triage_ingest.webhooks.settings import WebhookSettings
 from triage_schemas.enums import Platform
+from triage_schemas.patterns import PatternError, compile_pattern
 from triage_schemas.settings import ServiceSettings
 
 # The apps behind Meta's own inboxes, where people type replies (the ids to pass thread

@@ -20,11 +20,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 
 from triage_ingest.dedupe import RecentIds
-from triage_schemas.kafka import KafkaSettings, ensure_topics
+from triage_schemas.kafka import KafkaSettings, ensure_topics, partitions_of, read_to_end
 from triage_schemas.topics import TopicSettings
 
 
@@ -54,45 +53,25 @@ async def restore_seen(kafka: KafkaSettings, topics: TopicSettings, recent: Rece
     """Fill ``recent`` with the ids seen within its window; returns how many were read."""
     await ensure_topics(kafka, topics, [topics.ingest_seen])
     now = time.time() if now is None else now
+    partitions = await partitions_of(kafka, topics.ingest_seen)
+    if not partitions:
+        return 0
     consumer = AIOKafkaConsumer(**kafka.admin_client_kwargs(), enable_auto_commit=False)
     await consumer.start()
     restored = 0
     try:
-        partitions = [TopicPartition(topics.ingest_seen, p) for p in await _partitions(kafka, topics.ingest_seen)]
-        if not partitions:
-            return 0
-        consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
-        starts = await consumer.offsets_for_times({tp: int((now - recent.window) * 1000) for tp in partitions})
+        found = await consumer.offsets_for_times({tp: int((now - recent.window) * 1000) for tp in partitions})
+        # at most the ids the window can hold, spread over the partitions
         per_partition = max(1, recent.max_entries // len(partitions))
-        remaining: set[TopicPartition] = set()
+        starts: dict[TopicPartition, int | None] = {}
         for tp in partitions:
-            found = starts.get(tp)
-            start = found.offset if found is not None else ends[tp]
-            start = max(start, ends[tp] - per_partition)
-            if start < ends[tp]:
-                consumer.seek(tp, start)
-                remaining.add(tp)
-        while remaining:
-            batches = await consumer.getmany(*remaining, timeout_ms=1000)
-            for records in batches.values():
-                for record in records:
-                    if isinstance(record.key, bytes):
-                        recent.remember(record.key.decode("utf-8", "replace"), _seen_at(record.value, now))
-                        restored += 1
-            for tp in list(remaining):
-                if await consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
+            at = found.get(tp)
+            starts[tp] = max(at.offset if at is not None else ends[tp], ends[tp] - per_partition, 0)
+        async for record in read_to_end(consumer, starts):
+            if isinstance(record.key, bytes):
+                recent.remember(record.key.decode("utf-8", "replace"), _seen_at(record.value, now))
+                restored += 1
     finally:
         await consumer.stop()
     return restored
-
-
-async def _partitions(kafka: KafkaSettings, topic: str) -> set[int]:
-    admin = AIOKafkaAdminClient(**kafka.admin_client_kwargs())
-    await admin.start()
-    try:
-        [described] = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return {p["partition"] for p in described["partitions"]}

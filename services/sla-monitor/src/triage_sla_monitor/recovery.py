@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from triage_schemas.delivery import Inbound
+from triage_schemas.kafka import read_to_end
 from triage_schemas.logs import log_event
 from triage_sla_monitor import state
 from triage_sla_monitor.monitor import Monitor
@@ -49,18 +50,8 @@ class ClockState:
         await consumer.start()
         restored = 0
         try:
-            consumer.assign(wanted)
-            await consumer.seek_to_beginning(*wanted)
-            ends = await consumer.end_offsets(wanted)
-            remaining = {tp for tp in wanted if ends[tp] > 0}
-            while remaining:
-                batches = await consumer.getmany(*remaining, timeout_ms=1000)
-                for tp, records in batches.items():
-                    for record in records:
-                        restored += self._restore_one(record.key, record.value, tp.partition)
-                for tp in list(remaining):
-                    if await consumer.position(tp) >= ends[tp]:
-                        remaining.discard(tp)
+            async for record in read_to_end(consumer, dict.fromkeys(wanted)):
+                restored += self._restore_one(record.key, record.value, record.partition)
         finally:
             await consumer.stop()
         return restored
