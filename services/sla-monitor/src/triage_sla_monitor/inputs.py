@@ -14,7 +14,7 @@ from triage_schemas.enums import (
 )
 from triage_schemas.policy import ClockPolicy, SlaPolicy
 from triage_schemas.records import ConversationEvent, RoutedMessage, SlaAlert
-from triage_sla_monitor.clock import Alert, Facts, Subject
+from triage_sla_monitor.clock import Alert, ClockStore, Facts, Subject
 
 FACTS: dict[ConversationEventType, Facts | None] = {
     ConversationEventType.AGENT_REPLIED: Facts.REPLY,
@@ -42,6 +42,12 @@ TO_DM = (ReplyMode.DM, ReplyMode.PUBLIC_ACK_THEN_DM)
 
 def epoch(moment: datetime) -> float:
     return moment.timestamp()
+
+
+def clock_store(policy: ClockPolicy) -> ClockStore:
+    """The clocks as a policy file configures them: fractions, calendars, follow-up."""
+    calendars = {name: calendar for name in policy.calendars if (calendar := policy.calendar(name)) is not None}
+    return ClockStore(policy.sla.alerts, calendars=calendars, follow_up_after=policy.sla.follow_up_after)
 
 
 def subject_of(routed: RoutedMessage, policy: ClockPolicy | SlaPolicy | None = None) -> Subject | None:

@@ -20,9 +20,9 @@ from triage_schemas.jsonlines import validation_summary
 from triage_schemas.policy import ClockPolicy
 from triage_schemas.records import ConversationEvent, RoutedMessage, parse_record
 from triage_sla_monitor.alertmanager import Alertmanager
-from triage_sla_monitor.clock import BREACHED, Answered, Clock, ClockStore, Facts, Outcome, Resolved
+from triage_sla_monitor.clock import BREACHED, Answered, Clock, Facts, Outcome, Resolved
 from triage_sla_monitor.config import SlaMonitorSettings
-from triage_sla_monitor.inputs import epoch, fact_of, is_reply, subject_of, window_deadline
+from triage_sla_monitor.inputs import clock_store, epoch, fact_of, is_reply, subject_of, window_deadline
 from triage_sla_monitor.metrics import Figures
 
 
@@ -33,11 +33,7 @@ class Monitor:
         self.settings = settings
         self.policy = policy
         self.logger = logger
-        self.store = ClockStore(
-            policy.sla.alerts,
-            calendars={name: calendar for name in policy.calendars if (calendar := policy.calendar(name))},
-            follow_up_after=policy.sla.follow_up_after,
-        )
+        self.store = clock_store(policy)
         self.figures = Figures(
             settings.wait_sample, settings.dm_badge_window_seconds, buckets=settings.histogram_buckets_seconds
         )

@@ -27,8 +27,8 @@ from triage_schemas.jsonlines import (
 )
 from triage_schemas.policy import ClockPolicy
 from triage_schemas.records import ConversationEvent, RoutedMessage, parse_record
-from triage_sla_monitor.clock import Alert, Answered, ClockStore, Facts, Outcome, Resolved
-from triage_sla_monitor.inputs import alert_record, epoch, fact_of, is_reply, subject_of, window_deadline
+from triage_sla_monitor.clock import Alert, Answered, Facts, Outcome, Resolved
+from triage_sla_monitor.inputs import alert_record, clock_store, epoch, fact_of, is_reply, subject_of, window_deadline
 
 COUNTED = {
     AlertKind.WARNING: "warnings",
@@ -112,11 +112,7 @@ class Replay:
     def __init__(self, policy: ClockPolicy, report: LineReport) -> None:
         self.policy = policy
         self.report = report
-        self.store = ClockStore(
-            policy.sla.alerts,
-            calendars={name: calendar for name in policy.calendars if (calendar := policy.calendar(name))},
-            follow_up_after=policy.sla.follow_up_after,
-        )
+        self.store = clock_store(policy)
         self.lanes: dict[str, LaneSummary] = defaultdict(LaneSummary)
         # The line whose message started each conversation's clock answers for its alerts:
         # an alert that cannot be written (due past the last representable time) is its error.
