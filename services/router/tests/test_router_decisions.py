@@ -1,58 +1,22 @@
 """Every rule of the spec's escalation tiers and SLA sections, walked through the shipped policy."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from tests.factories import RECEIVED, classified
 from triage_router.policy import DEFAULT_POLICY, load_policy
 from triage_router.routing import route
 from triage_schemas.enums import IssueType, Lane, Priority, ReplyMode, Tier
 from triage_schemas.records import ClassifiedMessage
 
 POLICY = load_policy(DEFAULT_POLICY)
-RECEIVED = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-LANE = {
-    "account_compromise": ("support", "P1"),
-    "safety_threat": ("risk", "P1"),
-    "harassment": ("risk", "P1"),
-    "legal_regulatory": ("risk", "P1"),
-    "payment_issue": ("support", "P2"),
-    "order_shipping": ("support", "P2"),
-    "technical_issue": ("support", "P3"),
-    "product_question": ("community", "P3"),
-    "sales_lead": ("sales", "P3"),
-    "partnership": ("sales", "P3"),
-    "feedback": ("community", "P3"),
-    "spam": ("community", "P3"),
-}
 
 
 def message(issue_type: str, text: str = "hello", **overrides: Any) -> ClassifiedMessage:
-    lane, priority = LANE[issue_type]
-    data: dict[str, Any] = {
-        "message_id": "instagram:1",
-        "conversation_id": "c1",
-        "platform": "instagram",
-        "channel": "public_comment",
-        "direction": "inbound",
-        "author": {"id": "a1", "followers": 10},
-        "text": text,
-        "created_at": RECEIVED,
-        "received_at": RECEIVED,
-        "classification": {
-            "issue_type": issue_type,
-            "lane": overrides.pop("lane", lane),
-            "priority": overrides.pop("priority", priority),
-            "confidence": 0.9,
-            "needs_review": False,
-            "sentiment": {"label": "neutral", "score": 0.9},
-            "scores": {issue_type: 0.9},
-            "model_version": "test",
-        },
-    }
-    data.update(overrides)
-    return ClassifiedMessage.model_validate(data)
+    """A public Instagram comment of ``issue_type`` in its taxonomy lane and priority."""
+    return classified(issue_type, text=text, **overrides)
 
 
 # issue type, owner, tier, reply mode (public comment, no PII), target seconds
