@@ -15,13 +15,13 @@ PYTEST_ARGS ?=
 # and append to TEST_PREREQS what `make test` must build first.
 TEST_PREREQS :=
 BENCHES :=
--include $(wildcard services/*/service.mk deploy/*.mk)
+-include $(wildcard services/*/service.mk deploy/*.mk tests/tests.mk)
 
 .PHONY: help venv system-deps kafka-up kafka-down kafka-logs kafka-status topics schemas \
-        lint typecheck test test-unit bench fuzz chaos clean
+        lint typecheck test test-unit bench clean
 
 help:
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
 venv: $(STAMP) ## create .venv and install every distribution, editable, with the dev tools
 
@@ -71,12 +71,6 @@ test: venv system-deps kafka-up $(TEST_PREREQS) lint typecheck ## everything CI 
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(BENCHES) ## every benchmark; each prints its figures
-
-fuzz: venv ## the offline commands on >=10,000 generated hostile inputs each; prints the counts per command
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/fuzz -q -s -p no:cacheprovider --timeout 0
-
-chaos: venv model ## fault suite at full size (20,000 messages) on a broker of its own; table on stdout, reports/chaos.json
-	TRIAGE_CHAOS_MESSAGES=$${TRIAGE_CHAOS_MESSAGES:-20000} $(BIN)/pytest tests/chaos -q -s -p no:cacheprovider --timeout 0
 
 test-unit: venv ## tests that need no broker
 	$(BIN)/pytest -m "not kafka" $(PYTEST_ARGS)

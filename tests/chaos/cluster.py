@@ -1,5 +1,6 @@
-"""The chaos suite's machinery: a broker of its own, the four services as processes, the
-steady load of realistic platform events, the faults, and the counting.
+"""The chaos suite's machinery: the steady load of realistic platform events, the faults,
+and the counting, on the shared cluster machinery (tests/cluster.py: the broker of the
+suite's own, the four services as processes, the envelopes).
 
 Nothing here waits a fixed time for an event: every wait polls an output (the observed
 topics, the consumer groups' committed offsets) until a condition holds or a deadline
@@ -11,17 +12,12 @@ import asyncio
 import base64
 import contextlib
 import json
-import os
 import re
-import secrets
-import signal
-import socket
-import subprocess
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,18 +27,20 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from tests.chaos import poison
-from tests.harness import BrokerUnavailable, ServiceProcess, free_port, topic_env
-from triage_local.demo import SCRIPT, service_env
-from triage_local.payloads import BRAND_IDS, INBOUND, Customer
+
+# Re-exported: the chaos suite reaches the shared machinery through this module.
+from tests.cluster import REPO as REPO
+from tests.cluster import STAGES as STAGES
+from tests.cluster import Broker as Broker
+from tests.cluster import Services, cpu_seconds, demo_envelope
+from tests.cluster import machine_busy as machine_busy
+from tests.cluster import until as until
+from triage_local.demo import service_env
 from triage_schemas.kafka import KafkaSettings, ensure_topics
 from triage_schemas.policy import AlertFractions
-from triage_schemas.records import RawEnvelope
 from triage_schemas.topics import TopicSettings
 
-REPO = Path(__file__).resolve().parents[2]
-KAFKA_SCRIPT = REPO / "deploy" / "local-kafka" / "kafka.sh"
 DEMO_POLICY = REPO / "services" / "router" / "src" / "triage_router" / "policies" / "demo.yaml"
-STAGES = ("ingest", "classifier", "router", "sla-monitor")
 TOPICS = TopicSettings()
 # The consumer group of each stage (the services' defaults) and the topics it reads.
 GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -59,110 +57,6 @@ TOKEN = re.compile(rb"\[cx(\d{6})\]")
 def now() -> float:
     # Wall-clock seconds: the services put wall-clock times in their records (due_at, at).
     return time.time()
-
-
-# --- broker ------------------------------------------------------------------------------
-
-
-@dataclass
-class Broker:
-    """A broker of the suite's own (deploy/local-kafka/kafka.sh) on free ports, never the shared one."""
-
-    state_dir: Path
-    port: int = field(default_factory=free_port)
-    controller_port: int = field(default_factory=free_port)
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def pidfile(self) -> Path:
-        return self.state_dir / "kafka.pid"
-
-    def _script(self, command: str, timeout: float) -> "subprocess.CompletedProcess[str]":
-        # Inherited TRIAGE_KAFKA_* (listener security, extra config) belong to the shared broker.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_KAFKA_")}
-        env |= {
-            "TRIAGE_KAFKA_PORT": str(self.port),
-            "TRIAGE_KAFKA_CONTROLLER_PORT": str(self.controller_port),
-            "TRIAGE_KAFKA_STATE_DIR": str(self.state_dir),
-        }
-        return subprocess.run([str(KAFKA_SCRIPT), command], env=env, capture_output=True, text=True, timeout=timeout)
-
-    def up(self) -> None:
-        """Start (or restart, on the same data) the broker; ``BrokerUnavailable`` when it cannot."""
-        try:
-            started = self._script("up", timeout=300)
-        except subprocess.TimeoutExpired:
-            raise BrokerUnavailable(
-                f"the chaos broker did not start within 300 s (state in {self.state_dir})"
-            ) from None
-        if started.returncode != 0 or not _port_open(self.port):
-            logs = "".join(
-                f"\n== {log}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-                for log in sorted((self.state_dir / "logs").glob("*.log"))
-            )
-            raise BrokerUnavailable(
-                f"the chaos broker could not be started on {self.bootstrap} ({KAFKA_SCRIPT} up exited "
-                f"{started.returncode}):\n{started.stderr[-3000:]}{logs[-3000:]}"
-            )
-
-    def pid(self) -> int | None:
-        with contextlib.suppress(OSError, ValueError):
-            return int(self.pidfile.read_text().strip())
-        return None
-
-    def kill(self, timeout: float = 30.0) -> None:
-        """kill -9 the broker and wait until it is gone (it is not our child: nobody waits for it here)."""
-        pid = self.pid()
-        assert pid is not None, f"no pid file in {self.state_dir}"
-        os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + timeout
-        while _alive(pid) or _port_open(self.port):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the chaos broker (pid {pid}) still runs {timeout} s after kill -9")
-            time.sleep(0.05)
-        # kafka.sh takes a pid that is not reaped yet for a running broker: the pid file must go.
-        self.pidfile.unlink(missing_ok=True)
-
-    def down(self) -> None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self._script("down", timeout=60)
-        pid = self.pid()
-        if pid is not None and _alive(pid):
-            os.kill(pid, signal.SIGKILL)
-
-
-def _port_open(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-        return True
-    return False
-
-
-def _alive(pid: int) -> bool:
-    """True while the process runs; a zombie (killed, not yet reaped) counts as gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU time of a process, from /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) jiffies of the whole machine, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]
-    return float(sum(values) - idle), float(sum(values))
 
 
 # --- services ----------------------------------------------------------------------------
@@ -182,20 +76,16 @@ def chaos_policy(path: Path, target_seconds: int) -> Path:
     return path
 
 
-class Pipeline:
+class Pipeline(Services):
     """The four services, each its own process, on the chaos broker with the default topics."""
 
     def __init__(self, bootstrap: str, log_dir: Path, policy: Path, run_id: str) -> None:
-        self.bootstrap = bootstrap
-        self.log_dir = log_dir
+        super().__init__(bootstrap, TOPICS, log_dir)
         self.policy = policy
         self.run_id = run_id
-        self.running: dict[str, ServiceProcess] = {}
-        self.started = 0
-        self.cpu: dict[int, tuple[str, float]] = {}  # pid: (stage, last CPU seconds seen)
 
     def env(self, stage: str) -> dict[str, str]:
-        env = {"TRIAGE_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, **topic_env(TOPICS), **service_env(stage, REPO)}
+        env = {**super().env(stage), **service_env(stage, REPO)}
         if stage == "router":
             env["TRIAGE_ROUTER_POLICY_FILE"] = str(self.policy)
         if stage == "sla-monitor":
@@ -207,42 +97,6 @@ class Pipeline:
                 "TRIAGE_SLA_MONITOR_GAUGES_SECONDS": "1",
             }
         return env
-
-    async def start(self, stage: str) -> ServiceProcess:
-        self.started += 1
-        process = ServiceProcess(stage, self.env(stage), log_path=self.log_dir / f"{self.started:02d}-{stage}.log")
-        process.start()
-        self.running[stage] = process
-        await process.wait_ready(timeout=180)
-        return process
-
-    async def start_all(self) -> None:
-        await asyncio.gather(*(self.start(stage) for stage in STAGES))
-
-    def kill(self, stage: str) -> None:
-        process = self.running[stage]
-        self.sample_cpu()
-        code = process.stop(signal.SIGKILL)
-        assert code == -signal.SIGKILL, f"{stage} had already exited ({code}) before kill -9: {process.log_tail()}"
-
-    def stop_all(self) -> None:
-        self.sample_cpu()
-        for process in self.running.values():
-            if process.process is not None and process.process.poll() is None:
-                process.stop(signal.SIGTERM, timeout=30)
-
-    def sample_cpu(self) -> None:
-        for stage, process in self.running.items():
-            if process.process is not None:
-                seconds = cpu_seconds(process.process.pid)
-                if seconds is not None:
-                    self.cpu[process.process.pid] = (stage, seconds)
-
-    def cpu_by_stage(self) -> dict[str, float]:
-        totals: dict[str, float] = defaultdict(float)
-        for stage, seconds in self.cpu.values():
-            totals[stage] += seconds
-        return dict(totals)
 
 
 async def create_topics(bootstrap: str) -> None:
@@ -269,26 +123,10 @@ class PoisonSent:
     acked_at: float | None = None
 
 
-def customer(seq: int, kind: str) -> Customer:
-    """One customer per message: every message opens its own conversation and its own clock."""
-    ident = f"UCchaos{seq:08d}" if kind == "youtube_comment" else str(9_000_000_000 + seq)
-    return Customer(ident, f"cx_{seq}", "Chaos Customer", 300)
-
-
 def good_record(seq: int) -> tuple[str, str, bytes]:
     """(event kind, key, envelope bytes) of good message ``seq``: a demo platform event whose
     text carries ``[cxNNNNNN]``, which every stage keeps, so its arrival on social.routed is seen."""
-    kind, text = SCRIPT[seq % len(SCRIPT)]
-    who = customer(seq, kind)
-    event = INBOUND[kind](secrets.token_hex(8), who, f"{text} [cx{seq:06d}]", datetime.now(UTC))
-    envelope = RawEnvelope(
-        platform=event.platform,
-        received_at=datetime.now(UTC),
-        payload=event.payload,
-        source="chaos",
-        account_id=BRAND_IDS.get(event.platform),
-    )
-    return kind, f"{event.platform.value}:{who.id}", envelope.to_json_bytes()
+    return demo_envelope(seq, f"[cx{seq:06d}]", "chaos")
 
 
 class Load:
@@ -645,17 +483,6 @@ class LagSampler:
             for tp, end in self.ends.items()
             if tp.topic in (TOPICS.routed, TOPICS.dlq)
         )
-
-
-async def until(changed: asyncio.Condition, condition: Callable[[], bool], timeout: float) -> bool:
-    """Wait until ``condition`` holds, re-checked whenever an output or a sample changes;
-    False when ``timeout`` passes first."""
-    try:
-        async with asyncio.timeout(timeout), changed:
-            await changed.wait_for(condition)
-        return True
-    except TimeoutError:
-        return False
 
 
 # --- the report --------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Hypothesis profiles, the classifier model the fuzzers use, and the closing counts.
 
-``HYPOTHESIS_PROFILE=fuzz`` runs at least 10,000 examples per command; without it a
-short, derandomised profile keeps ``make test`` fast and repeatable.
+``HYPOTHESIS_PROFILE=fuzz`` runs at least 10,000 examples per command and per stage;
+without it a short, derandomised profile keeps ``make test`` fast and repeatable.
 """
 
 import os
@@ -30,7 +30,27 @@ PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "short")
 suites keep their own Hypothesis settings."""
 
 COUNTS: dict[str, Counter[str]] = {}
-"""Per command: inputs (non-blank lines), outputs, line errors, notes, runs, non-zero exits."""
+"""Per command: inputs (non-blank lines), outputs, line errors, notes, runs, non-zero exits.
+Per stage (``stage <name>``): batches, records, outputs, dead letters, silent records (no
+output and no dead letter: skipped, a duplicate, a clock change), dead letters from a step
+that raised (internal errors); for the SLA monitor also the alerts fired and those that
+cannot be written."""
+
+NOTES: dict[str, list[str]] = {}
+"""A few examples of what the fuzzers counted but did not fail on, printed with the counts."""
+
+COLUMNS = (
+    ("runs", "batches"),
+    ("inputs", "records"),
+    ("outputs", "outputs"),
+    ("line_errors", "dead_letters"),
+    ("notes", "silent"),
+    ("nonzero_exits", "internal_errors"),
+    (None, "alerts"),
+    (None, "alerts_after_2100"),
+    (None, "alert_errors"),
+)
+"""The table's columns: a command's counter, and the stage counter shown in the same column."""
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +75,17 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not COUNTS or PROFILE != "fuzz":
         return
     terminalreporter.write_sep("=", f"fuzz counts (profile {PROFILE})")
-    columns = ("runs", "inputs", "outputs", "line_errors", "notes", "nonzero_exits")
-    terminalreporter.write_line(f"{'command':<28}" + "".join(f"{column:>14}" for column in columns))
-    for command, counts in sorted(COUNTS.items()):
-        terminalreporter.write_line(f"{command:<28}" + "".join(f"{counts[column]:>14,}" for column in columns))
+    width = 19
+    for row in (0, 1):
+        label = ("command", "stage")[row]
+        names = [pair[row] or "" for pair in COLUMNS]
+        terminalreporter.write_line(f"{label:<28}" + "".join(f"{name:>{width}}" for name in names))
+    for name, counts in sorted(COUNTS.items(), key=lambda item: (item[0].startswith("stage "), item[0])):
+        row = 1 if name.startswith("stage ") else 0
+        keys = [pair[row] for pair in COLUMNS]
+        cells = [f"{counts[key]:>{width},}" if key else f"{'-':>{width}}" for key in keys]
+        terminalreporter.write_line(f"{name:<28}" + "".join(cells))
+    for topic, examples in sorted(NOTES.items()):
+        terminalreporter.write_sep("-", f"{topic}: first {len(examples)} examples")
+        for example in examples:
+            terminalreporter.write_line(example)

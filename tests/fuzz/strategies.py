@@ -375,3 +375,166 @@ def ingest_documents(draw: st.DrawFn) -> tuple[Platform, list[bytes]]:
     if form == "pretty":
         return platform, _encode(json.dumps(draw(mutated(document)), indent=2, allow_nan=True)).split(b"\n")
     return platform, draw(lines_of(st.just(document), max_lines=1))
+
+
+# ---------------------------------------------------------------- Kafka records for the stage fuzzers
+#
+# A stage reads one Kafka value at a time, so a value may be anything a producer can
+# write: a JSON document over many lines, a megabyte, bytes that are not text at all.
+
+HUGE_STRINGS: list[str] = [
+    "x" * 999_000,  # a message this long is under the input limit, its classified record over the output limit
+    "é" * 400_000,
+    "y" * 500_000,  # as a conversation id: the key and the value of one output together pass 1 MiB
+    "\x01" * 120_000,  # six bytes each once escaped as JSON
+]
+
+HUGE_VALUES: list[bytes] = [
+    b"\x01" * 300_000,  # not JSON; a dead letter escaping it as text would grow past 1 MB
+    b"\xff" * 400_000,  # not UTF-8: the dead letter carries base64 of its first 256 KiB
+    b"{" + b'"pad":"' + b"y" * 1_100_000 + b'"}',  # over every stage's input limit
+]
+
+stage_junk: st.SearchStrategy[bytes] = st.one_of(
+    junk_lines,
+    st.binary(max_size=60),
+    st.sampled_from([b"\n", b'{\n  "record_type": "message"\n}', b"[" * 70 + b"]" * 70, b'"\\ud800"', *HUGE_VALUES]),
+)
+"""Values no stage can use, including newlines (a Kafka value is not a line)."""
+
+
+def _string_paths(value: Json) -> list[tuple[Any, ...]]:
+    return [path for path in _paths(value) if path and isinstance(_at(value, path), str)]
+
+
+def _at(value: Json, path: tuple[Any, ...]) -> Json:
+    for part in path:
+        value = value[part]
+    return value
+
+
+@st.composite
+def with_huge_string(draw: st.DrawFn, value: Json) -> Json:
+    """``value`` with one of its strings replaced by a huge one."""
+    paths = _string_paths(value)
+    if not paths:
+        return value
+    return _replace(value, draw(st.sampled_from(paths)), draw(st.sampled_from(HUGE_STRINGS)))
+
+
+def _plain(value: Json, ensure_ascii: bool) -> bytes:
+    text = json.dumps(value, ensure_ascii=ensure_ascii, allow_nan=True).replace(f'"{OVERFLOW}"', "1e999")
+    return _encode(text)
+
+
+@st.composite
+def kafka_values(draw: st.DrawFn, records: st.SearchStrategy[Json]) -> bytes:
+    """One Kafka value: mostly a record from ``records``, written as a producer would (valid,
+    mutated, pretty-printed), sometimes damaged after serialising, huge, or junk."""
+    form = draw(
+        st.sampled_from(["valid"] * 4 + ["mutated"] * 4 + ["pretty", "damaged", "mutated-damaged", "huge", "junk"])
+    )
+    if form == "junk":
+        return draw(stage_junk)
+    record = draw(records)
+    if form in ("mutated", "mutated-damaged", "pretty"):
+        record = draw(mutated(record))
+    elif form == "huge":
+        record = draw(with_huge_string(record))
+    if form in ("damaged", "mutated-damaged"):
+        return draw(serialised(record))
+    if form == "pretty":
+        return _encode(json.dumps(record, indent=2, ensure_ascii=draw(st.booleans()), allow_nan=True))
+    return _plain(record, draw(st.booleans()))
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= char <= "\udfff" for char in text)
+
+
+kafka_keys: st.SearchStrategy[bytes | None] = st.one_of(
+    st.none(),
+    st.just(b""),
+    st.sampled_from([b"instagram:c1", b"\xff\xfe", b"\xed\xa0\x80", "ключ\u202e".encode()]),
+    st.binary(max_size=24),
+    st.text(max_size=24).map(_encode),
+)
+"""Keys as a producer may send them: absent, empty, text, not UTF-8."""
+
+_header_texts = st.sampled_from([text for text in HOSTILE_STRINGS if not _has_surrogate(text) and len(text) < 200])
+kafka_headers: st.SearchStrategy[dict[str, str]] = st.one_of(
+    st.just({"content-type": "application/json"}),
+    st.dictionaries(
+        st.sampled_from(["content-type", "traceparent", "x-source", ""]) | st.text(max_size=12),
+        _header_texts
+        | st.text(max_size=24)
+        | st.binary(max_size=12).map(lambda raw: raw.decode("utf-8", "backslashreplace")),
+        max_size=3,
+    ),
+)
+"""Headers as ``Inbound.from_consumer_record`` hands them over: text, never a lone
+surrogate (it decodes header bytes with ``backslashreplace``)."""
+
+
+def _salted(value: Json, salt: int) -> Json:
+    """Every id in a payload changed the same way, so which ids are equal (the brand's
+    page and a message's sender, a reply and its parent) stays as it was."""
+    if isinstance(value, dict):
+        return {
+            key: (_salt(child, salt) if isinstance(key, str) and key.endswith("id") and key != "id_str" else child)
+            if not isinstance(child, dict | list)
+            else _salted(child, salt)
+            for key, child in value.items()
+        }
+    if isinstance(value, list):
+        return [_salted(child, salt) for child in value]
+    return value
+
+
+def _salt(value: Json, salt: int) -> Json:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value * 1_000 + salt
+    if isinstance(value, str) and value:
+        return f"{value}{salt:03d}"
+    return value
+
+
+@st.composite
+def raw_envelopes(draw: st.DrawFn) -> dict[str, Any]:
+    """A documented platform payload in a raw envelope, its ids sometimes renamed (a new
+    message) and sometimes not (a platform's retry: a duplicate)."""
+    platform, payload = draw(st.sampled_from(PAYLOADS))
+    salt = draw(st.sampled_from([None, None, 1, 2, 3]) | st.integers(0, 999))
+    envelope: dict[str, Any] = {
+        "record_type": "raw_envelope",
+        "schema_version": 1,
+        "platform": platform.value,
+        "received_at": iso(RECENT),
+        "source": "fuzz",
+        "payload": payload if salt is None else _salted(payload, salt),
+    }
+    if draw(st.booleans()):
+        envelope["account_id"] = draw(st.sampled_from(["17841400008460056", "northwind", "acct-1"]))
+    return envelope
+
+
+LATE_TIMES = ["2099-12-31T23:59:59Z", "2099-12-31T20:00:00Z", "2099-12-30T12:00:00Z", "2099-06-30T12:00:00Z"]
+"""Accepted times whose clocks fall due after 2100, the last moment a record may carry."""
+
+
+@st.composite
+def late_routed_records(draw: st.DrawFn) -> dict[str, Any]:
+    """A routed message written just before 2100, its stamped deadlines moved with it."""
+    record = draw(routed_records())
+    created = datetime.fromisoformat(record["created_at"])
+    late = datetime.fromisoformat(draw(st.sampled_from(LATE_TIMES)))
+    shift = late - created
+    record["created_at"] = iso(late)
+    routing = record["routing"]
+    for field_name, stamped in list(routing.items()):
+        if field_name.endswith("_at") and isinstance(stamped, str):
+            moved = datetime.fromisoformat(stamped) + shift
+            routing[field_name] = iso(moved) if moved.year < 2100 else "2099-12-31T23:59:59Z"
+    return record

@@ -145,7 +145,8 @@ class Encoded:
 OnPublished = Callable[[Sequence[Outbound]], Awaitable[None]]
 
 MAX_OUTPUT_BYTES = 1_000_000
-"""Kafka's default largest record (1 MiB) less room for the key and headers."""
+"""Kafka's default largest record (1 MiB), key and value together, less room for headers."""
+MAX_REASON_CHARS = 2_000
 
 
 def encode(outbound: Outbound) -> Encoded:
@@ -157,10 +158,10 @@ def encode(outbound: Outbound) -> Encoded:
         raise Rejected(
             f"its {outbound.record.__class__.__name__} output cannot be written as JSON: {_short(error)}"
         ) from None
-    if len(value) > MAX_OUTPUT_BYTES:
+    if len(key) + len(value) > MAX_OUTPUT_BYTES:
         raise Rejected(
-            f"its {outbound.record.__class__.__name__} output is {len(value):,} bytes, over Kafka's "
-            f"{MAX_OUTPUT_BYTES:,}-byte record limit"
+            f"its {outbound.record.__class__.__name__} output is {len(key) + len(value):,} bytes with its key, "
+            f"over Kafka's {MAX_OUTPUT_BYTES:,}-byte record limit"
         )
     return Encoded(outbound.topic, key, value, outbound)
 
@@ -202,6 +203,9 @@ class Stage:
         return outputs
 
     def _dead_letter(self, inbound: Inbound, reason: str) -> Encoded:
+        if len(reason) > MAX_REASON_CHARS:
+            # a reason may quote what it refuses (a record_type, a pydantic tag): never at length
+            reason = reason[:MAX_REASON_CHARS] + f"... ({len(reason):,} characters in all)"
         DEAD_LETTERS.labels(self.name).inc()
         log_event(
             self.logger,

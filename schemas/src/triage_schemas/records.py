@@ -62,6 +62,9 @@ UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 written in UTC."""
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
+Id = Annotated[str, Field(min_length=1, max_length=512)]
+"""An identifier (message, conversation, event, author): platforms' ids are tens of
+characters; the bound keeps a hostile id from making a Kafka key or record too large."""
 
 
 # C0 and C1 control characters other than tab, newline and carriage return (terminal
@@ -88,7 +91,9 @@ def utcnow() -> datetime:
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(extra="ignore", use_enum_values=False)
+    # NaN and infinity have no JSON form: a "NaN" string must not become a float that is
+    # then written as null and breaks the next stage's schema.
+    model_config = ConfigDict(extra="ignore", use_enum_values=False, allow_inf_nan=False)
 
     schema_version: int = Field(default=SCHEMA_VERSION, ge=1)
 
@@ -109,18 +114,18 @@ class RawEnvelope(Record):
 
 
 class Author(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
-    id: NonEmptyStr
-    handle: str | None = None
+    id: Id
+    handle: str | None = Field(default=None, max_length=1024)
     followers: int | None = Field(default=None, ge=0)
 
 
 class MessageFields(Record):
     """The normalised message; every later stage carries these fields unchanged."""
 
-    message_id: NonEmptyStr = Field(description="platform plus the platform's own id, stable across retries")
-    conversation_id: NonEmptyStr
+    message_id: Id = Field(description="platform plus the platform's own id, stable across retries")
+    conversation_id: Id
     platform: Platform
     channel: Channel
     direction: Direction
@@ -143,14 +148,14 @@ class SocialMessage(MessageFields):
 
 
 class Sentiment(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
     label: SentimentLabel
     score: float = Field(ge=0.0, le=1.0, description="probability of the label")
 
 
 class Classification(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
     issue_type: IssueType
     lane: Lane
@@ -169,7 +174,7 @@ class ClassifiedMessage(MessageFields):
 
 
 class Routing(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
     team: NonEmptyStr
     owner: NonEmptyStr
@@ -205,8 +210,8 @@ class RoutedMessage(MessageFields):
 
 class ConversationEvent(Record):
     record_type: Literal["conversation_event"] = "conversation_event"
-    event_id: NonEmptyStr
-    conversation_id: NonEmptyStr
+    event_id: Id
+    conversation_id: Id
     type: ConversationEventType
     at: UtcDatetime
     actor: str | None = None
@@ -221,8 +226,8 @@ class ConversationEvent(Record):
 
 class SlaAlert(Record):
     record_type: Literal["sla_alert"] = "sla_alert"
-    alert_id: NonEmptyStr
-    conversation_id: NonEmptyStr
+    alert_id: Annotated[str, Field(min_length=1, max_length=1024)]
+    conversation_id: Id
     kind: AlertKind
     severity: Severity
     lane: Lane

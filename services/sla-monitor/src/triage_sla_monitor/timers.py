@@ -3,10 +3,15 @@ the gauges are recomputed every few seconds."""
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 
+from pydantic import ValidationError
+
+from triage_schemas.jsonlines import validation_summary
 from triage_schemas.logs import log_event
+from triage_schemas.records import DeadLetter, utcnow
 from triage_sla_monitor.clock import BIT, Alert
 from triage_sla_monitor.inputs import SEVERITY, alert_record
 from triage_sla_monitor.monitor import Monitor
@@ -32,15 +37,11 @@ class AlertTimer:
             if not alerts:
                 return []
             assert monitor.producer is not None
+            outputs = [self._output(alert) for alert in alerts]
             try:
                 async with monitor.producer.transaction():
-                    for alert in alerts:
-                        record = alert_record(alert)
-                        await monitor.producer.send(
-                            monitor.settings.topics.sla_alerts,
-                            key=alert.conversation_id.encode(),
-                            value=record.to_json_bytes(),
-                        )
+                    for topic, key, value in outputs:
+                        await monitor.producer.send(topic, key=key, value=value)
                     for cid in {a.conversation_id for a in alerts}:
                         await self.clock_state.send(cid)
             except Exception as error:
@@ -57,7 +58,10 @@ class AlertTimer:
                 if clock is not None and monitor.store.finished(clock):  # its last reminder went out
                     monitor.store.forget(cid)
                     monitor.partition_of.pop(cid, None)
-        for alert in alerts:
+        sent = [
+            alert for alert, (topic, _, _) in zip(alerts, outputs, strict=True) if topic != monitor.settings.topics.dlq
+        ]
+        for alert in sent:
             monitor.figures.alert(alert)
             log_event(
                 monitor.logger, "sla_alert", kind=alert.kind.value, lane=alert.subject.lane,
@@ -65,7 +69,28 @@ class AlertTimer:
             )  # fmt: skip
             if monitor.alertmanager is not None and alert.kind in PAGED:
                 monitor.alertmanager.fire(alert)
-        return alerts
+        return sent
+
+    def _output(self, alert: Alert) -> tuple[str, bytes, bytes]:
+        """The alert as a record for social.sla-alerts, or, when it cannot be written (an
+        alert due after 2100), a dead letter saying so: sent in the same transaction as the
+        clock that marks it done, so it is neither retried forever nor lost silently."""
+        monitor = self.monitor
+        key = alert.conversation_id.encode()
+        try:
+            return monitor.settings.topics.sla_alerts, key, alert_record(alert).to_json_bytes()
+        except (ValueError, OverflowError) as error:
+            reason = validation_summary(error) if isinstance(error, ValidationError) else str(error)
+            log_event(monitor.logger, "alert_unwritable", logging.ERROR, kind=alert.kind.value, reason=reason[:300])
+            original = json.dumps({"alert_id": alert.alert_id, "kind": alert.kind.value, "due_at": alert.due_at})
+            letter = DeadLetter(
+                stage="sla-monitor",
+                error=f"its {alert.kind.value} alert cannot be written: {reason}"[:2_000],
+                original=original,
+                source_topic=monitor.settings.topics.sla_state,
+                at=utcnow(),
+            )
+            return monitor.settings.topics.dlq, key, letter.to_json_bytes()
 
     async def _fire_loop(self) -> None:
         while True:
