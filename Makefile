@@ -5,9 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 KAFKA := deploy/local-kafka/kafka.sh
 SERVICES := ingest classifier router sla-monitor
-# Distributions installed into the venv besides the services: the shared schemas and the
-# local runner behind `make run`.
-DISTS := schemas $(foreach s,$(SERVICES),services/$(s)) deploy/local
+# Distributions installed into the venv besides the services: the record contract
+# (schemas), what every service runs on (runtime) and the local runner behind `make run`.
+DISTS := schemas runtime $(foreach s,$(SERVICES),services/$(s)) deploy/local
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := .run/.system-packages
 PYTEST_ARGS ?=
@@ -65,7 +65,7 @@ lint: venv ## ruff
 	$(BIN)/ruff format --no-cache --check .
 
 typecheck: venv ## mypy, strict
-	$(BIN)/mypy schemas/src $(foreach s,$(SERVICES),services/$(s)/src) deploy/local/src tests deploy/checks deploy/local/tests
+	$(BIN)/mypy schemas/src runtime/src $(foreach s,$(SERVICES),services/$(s)/src) deploy/local/src tests deploy/checks deploy/local/tests
 
 test: venv system-deps kafka-up $(TEST_PREREQS) lint typecheck ## everything CI runs: lint, types, all tests on a real broker
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -21,8 +21,8 @@ from pathlib import Path
 from tests.harness import BrokerUnavailable, ServiceProcess, free_port, topic_env
 from triage_local.demo import SCRIPT
 from triage_local.payloads import BRAND_IDS, INBOUND, Customer
+from triage_runtime.topics import TopicSettings
 from triage_schemas.records import RawEnvelope
-from triage_schemas.topics import TopicSettings
 
 REPO = Path(__file__).resolve().parent.parent
 KAFKA_SCRIPT = REPO / "deploy" / "local-kafka" / "kafka.sh"

@@ -24,9 +24,9 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 
-from triage_schemas.kafka import KafkaSettings, ensure_topics
+from triage_runtime.kafka import KafkaSettings, ensure_topics
+from triage_runtime.topics import TopicSettings
 from triage_schemas.records import Record
-from triage_schemas.topics import TopicSettings
 
 REPO = Path(__file__).resolve().parent.parent
 KAFKA_SCRIPT = REPO / "deploy" / "local-kafka" / "kafka.sh"

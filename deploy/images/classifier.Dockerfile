@@ -4,8 +4,9 @@
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY schemas/ schemas/
+COPY runtime/ runtime/
 COPY services/classifier/ services/classifier/
-RUN python -m pip wheel --no-cache-dir --wheel-dir /wheels ./schemas ./services/classifier \
+RUN python -m pip wheel --no-cache-dir --wheel-dir /wheels ./schemas ./runtime ./services/classifier \
  && python -m pip install --no-cache-dir --no-index --find-links /wheels triage-classifier
 # Training happens here so the image is reproducible from the commit and the final stage
 # carries only the artifact, never the corpus.

@@ -3,8 +3,9 @@
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY schemas/ schemas/
+COPY runtime/ runtime/
 COPY services/ingest/ services/ingest/
-RUN python -m pip wheel --no-cache-dir --wheel-dir /wheels ./schemas ./services/ingest
+RUN python -m pip wheel --no-cache-dir --wheel-dir /wheels ./schemas ./runtime ./services/ingest
 
 FROM python:3.11-slim
 RUN groupadd --system --gid 10001 triage \

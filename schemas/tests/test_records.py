@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from triage_runtime.topics import TopicSettings
 from triage_schemas import (
     ClassifiedMessage,
     IssueType,
@@ -19,7 +20,6 @@ from triage_schemas import (
     parse_record,
 )
 from triage_schemas.export import rendered
-from triage_schemas.topics import TopicSettings
 
 JSON_DIR = Path(__file__).resolve().parent.parent / "json"
 

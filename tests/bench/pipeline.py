@@ -52,9 +52,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.cluster import REPO, STAGES, Broker, Services, cpu_seconds, demo_envelope, machine_busy
 from tests.harness import ServiceProcess, unique_topics
-from triage_schemas.delivery import Inbound
-from triage_schemas.kafka import KafkaSettings, ensure_topics
-from triage_schemas.topics import TopicSettings
+from triage_runtime.delivery import Inbound
+from triage_runtime.kafka import KafkaSettings, ensure_topics
+from triage_runtime.topics import TopicSettings
 
 DEFAULT_MESSAGES = 50_000
 QUICK_MESSAGES = 5_000

@@ -36,9 +36,9 @@ from tests.cluster import Services, cpu_seconds, demo_envelope
 from tests.cluster import machine_busy as machine_busy
 from tests.cluster import until as until
 from triage_local.demo import service_env
-from triage_schemas.kafka import KafkaSettings, ensure_topics
+from triage_runtime.kafka import KafkaSettings, ensure_topics
+from triage_runtime.topics import TopicSettings
 from triage_schemas.policy import AlertFractions
-from triage_schemas.topics import TopicSettings
 
 DEMO_POLICY = REPO / "services" / "router" / "src" / "triage_router" / "policies" / "demo.yaml"
 TOPICS = TopicSettings()

@@ -74,7 +74,7 @@ from triage_ingest.config import IngestSettings
 from triage_router.app import _counted as router_counted
 from triage_router.config import RouterSettings
 from triage_router.policy import DEFAULT_POLICY, load_policy
-from triage_schemas.delivery import (
+from triage_runtime.delivery import (
     MAX_DEAD_LETTER_ORIGINAL,
     MAX_OUTPUT_BYTES,
     Encoded,
@@ -83,7 +83,7 @@ from triage_schemas.delivery import (
     Stage,
     one_at_a_time,
 )
-from triage_schemas.jsonlines import validation_summary
+from triage_runtime.jsonlines import validation_summary
 from triage_schemas.policy import ClockPolicy
 from triage_schemas.records import LATEST, ConversationEvent, RoutedMessage, parse_record
 from triage_sla_monitor.clock import Alert

@@ -12,9 +12,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tests.harness import KafkaHarness
+from triage_runtime.delivery import Inbound, Outbound, Rejected, Stage, one_at_a_time, subscribe
+from triage_runtime.kafka import make_broker
 from triage_schemas import ConversationEvent, ConversationEventType, DeadLetter, parse_record
-from triage_schemas.delivery import Inbound, Outbound, Rejected, Stage, one_at_a_time, subscribe
-from triage_schemas.kafka import make_broker
 
 pytestmark = pytest.mark.kafka
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.harness import KAFKA_SCRIPT, ServiceProcess, free_port
-from triage_schemas.kafka import KafkaSettings, ensure_topics
-from triage_schemas.topics import TopicSettings
+from triage_runtime.kafka import KafkaSettings, ensure_topics
+from triage_runtime.topics import TopicSettings
 
 pytestmark = pytest.mark.kafka
 

@@ -1,5 +1,6 @@
-"""Shared pieces of social-triage: the record contract every topic speaks, and the
-one way each service configures itself, logs, consumes, publishes and serves HTTP."""
+"""The record contract every topic speaks: the records, their enums, the policy models
+(clock sections, business time) and the JSON Schema export. What the services run on
+(Kafka, the delivery step, HTTP, logging) is ``triage_runtime``."""
 
 from triage_schemas.enums import (
     ActorKind,

@@ -8,7 +8,7 @@ import pytest
 from triage_classifier.classify import Classifier
 from triage_classifier.cli import CHUNK_LINES, classify_lines
 from triage_classifier.records_io import classify_batch
-from triage_schemas.delivery import Inbound, Rejected
+from triage_runtime.delivery import Inbound, Rejected
 from triage_schemas.records import ClassifiedMessage
 
 

@@ -11,7 +11,7 @@ import pytest
 from triage_ingest.app import build_normalizer
 from triage_ingest.config import IngestSettings
 from triage_ingest.normalize import Normalizer
-from triage_schemas.delivery import Rejected
+from triage_runtime.delivery import Rejected
 from triage_schemas.enums import ConversationEventType, PiiKind
 
 FIXTURES = Path(__file__).parent / "fixtures"

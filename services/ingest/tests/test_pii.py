@@ -8,8 +8,8 @@ from pydantic import ValidationError
 
 from triage_ingest.config import IngestSettings
 from triage_ingest.pii import PiiDetector, luhn_valid, number_runs
+from triage_runtime.patterns import PatternError
 from triage_schemas.enums import PiiKind
-from triage_schemas.patterns import PatternError
 
 detector = PiiDetector(IngestSettings().order_number_pattern)
 

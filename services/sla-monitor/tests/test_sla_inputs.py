@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from tests.sla_records import event, routed
-from triage_schemas.delivery import Inbound, Rejected
+from triage_runtime.delivery import Inbound, Rejected
 from triage_schemas.policy import ClockPolicy
 from triage_sla_monitor.config import SlaMonitorSettings
 from triage_sla_monitor.monitor import Monitor

@@ -23,8 +23,8 @@ from triage_local import demo, settings_doc
 from triage_local.board import Board
 from triage_local.supervisor import Managed, Supervisor
 from triage_local.view import follow, render, status_line, utcnow
-from triage_schemas.kafka import KafkaSettings, ensure_topics
-from triage_schemas.topics import TopicSettings
+from triage_runtime.kafka import KafkaSettings, ensure_topics
+from triage_runtime.topics import TopicSettings
 
 REPO = Path(__file__).resolve().parents[4]
 KAFKA_SCRIPT = REPO / "deploy" / "local-kafka" / "kafka.sh"

@@ -25,10 +25,10 @@ from pydantic import ValidationError
 
 from triage_local.payloads import BRAND_IDS, ECHO, INBOUND, Customer
 from triage_local.view import latest_consumer
+from triage_runtime.kafka import KafkaSettings
+from triage_runtime.topics import TopicSettings
 from triage_schemas.enums import ConversationEventType, Platform
-from triage_schemas.kafka import KafkaSettings
 from triage_schemas.records import ConversationEvent, RawEnvelope, RoutedMessage, parse_record
-from triage_schemas.topics import TopicSettings
 
 DEMO_POLICY = Path("services/router/src/triage_router/policies/demo.yaml")
 

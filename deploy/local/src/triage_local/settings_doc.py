@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
-from triage_schemas.kafka import KafkaSettings
-from triage_schemas.topics import TopicSettings
+from triage_runtime.kafka import KafkaSettings
+from triage_runtime.topics import TopicSettings
 
 BEGIN, END = "<!-- settings:begin -->", "<!-- settings:end -->"
 SERVICE_SETTINGS = {

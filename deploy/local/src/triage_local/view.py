@@ -15,9 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 from triage_local.board import Board
+from triage_runtime.kafka import KafkaSettings
+from triage_runtime.topics import TopicSettings
 from triage_schemas import ConversationEvent, RoutedMessage, SlaAlert, parse_record
-from triage_schemas.kafka import KafkaSettings
-from triage_schemas.topics import TopicSettings
 
 STATE_STYLE = {
     "running": "cyan",

@@ -1,6 +1,7 @@
 """Kafka wiring of the classifier service."""
 
 from collections.abc import Sequence
+from functools import partial
 
 from prometheus_client import Counter, Gauge
 
@@ -8,11 +9,10 @@ from triage_classifier.classify import Classifier
 from triage_classifier.config import ClassifierSettings
 from triage_classifier.loader import load_classifier
 from triage_classifier.records_io import classify_batch
-from triage_schemas.delivery import Inbound, Result, Stage, subscribe
-from triage_schemas.kafka import make_broker
-from triage_schemas.logs import configure_logging, log_event
+from triage_runtime.delivery import Inbound, Result
+from triage_runtime.logs import log_event
+from triage_runtime.service import Service, ServiceRuntime
 from triage_schemas.records import ClassifiedMessage
-from triage_schemas.service import ServiceRuntime
 
 CLASSIFIED = Counter(
     "triage_classifier_classified",
@@ -43,32 +43,20 @@ def _counted(classifier: Classifier, classified_topic: str, batch: Sequence[Inbo
 
 
 def build(settings: ClassifierSettings, classifier: Classifier | None = None) -> ServiceRuntime:
-    logger = configure_logging("classifier", settings.log_level)
+    service = Service.create("classifier", settings)
     # Loaded once, before connecting, so a missing model stops the service at start.
     classifier = classifier or load_classifier(settings)
     MODEL_INFO.labels(classifier.version).set(1)
     log_event(
-        logger,
+        service.logger,
         "model_loaded",
         model_version=classifier.version,
         taxonomy_version=classifier.taxonomy.version,
         guardrails_version=classifier.guardrails.version,
     )
-    broker = make_broker(settings.kafka, client_id="triage-classifier", logger=logger)
-    stage = Stage("classifier", broker, settings.topics.dlq, logger)
-    topic = settings.topics.classified
-
-    def process(batch: Sequence[Inbound]) -> list[Result]:
-        return _counted(classifier, topic, batch)
-
-    subscribe(
-        broker,
-        stage,
+    service.consume(
         settings.topics.messages,
-        settings.consumer_group,
-        process,
-        batch=True,
+        partial(_counted, classifier, settings.topics.classified),
         max_records=settings.batch_size,
-        tuning=settings.kafka.consumer_options(),
     )
-    return ServiceRuntime("classifier", settings, broker, logger)
+    return service.runtime()

@@ -16,7 +16,7 @@ from triage_classifier.guardrails import GuardrailError
 from triage_classifier.model import ModelUnavailable, artifact_path
 from triage_classifier.records_io import classify_messages, message_from_shorthand
 from triage_classifier.taxonomy import TaxonomyError
-from triage_schemas.jsonlines import (
+from triage_runtime.jsonlines import (
     Line,
     LineError,
     LineReport,

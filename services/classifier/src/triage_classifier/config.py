@@ -9,7 +9,7 @@ from triage_classifier.corpus import DEFAULT_CORPUS_DIR
 from triage_classifier.guardrails import DEFAULT_GUARDRAILS
 from triage_classifier.model import DEFAULT_MODEL_DIR
 from triage_classifier.taxonomy import DEFAULT_TAXONOMY
-from triage_schemas.settings import ServiceSettings
+from triage_runtime.settings import ServiceSettings
 
 
 class ClassifierSettings(ServiceSettings):

@@ -15,9 +15,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from triage_classifier.text import fold, strip_accents
+from triage_runtime.patterns import Pattern
+from triage_runtime.patterns import compile_pattern as compile_shared
 from triage_schemas.enums import IssueType
-from triage_schemas.patterns import Pattern
-from triage_schemas.patterns import compile_pattern as compile_shared
 
 DEFAULT_GUARDRAILS = Path(__file__).with_name("guardrails.yaml")
 

@@ -8,10 +8,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from triage_classifier.classify import Classifier
-from triage_schemas import safejson
-from triage_schemas.delivery import Inbound, Outbound, Rejected, Result
+from triage_runtime import safejson
+from triage_runtime.delivery import Inbound, Outbound, Rejected, Result
+from triage_runtime.jsonlines import validation_summary
 from triage_schemas.enums import Channel, Direction, Platform
-from triage_schemas.jsonlines import validation_summary
 from triage_schemas.records import Author, ClassifiedMessage, SocialMessage, text_problem, utcnow
 
 # The fields a bare offline line may carry besides ``text``.

@@ -16,14 +16,13 @@ from triage_ingest.normalize import Dedupe, Limits, Normalizer
 from triage_ingest.pii import PiiDetector
 from triage_ingest.seen_log import restore_seen, write_seen
 from triage_ingest.webhooks.routes import WebhookReceiver
-from triage_schemas import safejson
-from triage_schemas.delivery import Inbound, Outbound, Rejected, Result, Stage, one_at_a_time, subscribe
+from triage_runtime import safejson
+from triage_runtime.delivery import Inbound, Outbound, Rejected, Result, Stage, one_at_a_time
+from triage_runtime.logs import log_event
+from triage_runtime.service import Service, ServiceRuntime
+from triage_runtime.topics import TopicSettings
 from triage_schemas.enums import Platform
-from triage_schemas.kafka import make_broker
-from triage_schemas.logs import configure_logging, log_event
 from triage_schemas.records import ConversationEvent, RawEnvelope, SocialMessage
-from triage_schemas.service import ServiceRuntime
-from triage_schemas.topics import TopicSettings
 
 RECORDS = Counter(
     "triage_ingest_records",
@@ -98,9 +97,10 @@ def published_ids(outputs: Sequence[Outbound]) -> list[str]:
 class IngestStep:
     """The decision logic over a batch, with the dedupe that moves only after publishing."""
 
-    def __init__(self, settings: IngestSettings, broker: KafkaBroker) -> None:
+    def __init__(self, settings: IngestSettings, broker: KafkaBroker, logger: logging.Logger) -> None:
         self.topics = settings.topics
         self.broker = broker
+        self.logger = logger
         self.recent = RecentIds(settings.dedupe_window_seconds, settings.dedupe_max_ids)
         self.dedupe = BatchDedupe(self.recent)
         self._one = one_at_a_time(partial(process, build_normalizer(settings, self.dedupe), settings.topics))
@@ -110,42 +110,34 @@ class IngestStep:
         return self._one(batch)
 
     async def published(self, outputs: Sequence[Outbound]) -> None:
-        """Every output is acknowledged: write the seen-marks, then believe them."""
+        """Every output is acknowledged: from now on their ids are seen. The marks that
+        carry them across a restart are sent without holding up the commit (see seen_log)."""
         ids = published_ids(outputs)
         now = time.time()
-        await write_seen(self.broker, self.topics.ingest_seen, ids, now)
         self.dedupe.published(ids, now)
+        await write_seen(self.broker, self.topics.ingest_seen, ids, now, self.logger)
 
 
 def ingest_stage(settings: IngestSettings, broker: KafkaBroker, logger: logging.Logger) -> tuple[Stage, IngestStep]:
-    step = IngestStep(settings, broker)
+    """The delivery step and the decision step, sharing the dedupe (tests drive these two)."""
+    step = IngestStep(settings, broker, logger)
     return Stage("ingest", broker, settings.topics.dlq, logger, on_published=step.published), step
 
 
 def build(settings: IngestSettings) -> ServiceRuntime:
-    logger = configure_logging("ingest", settings.log_level)
-    broker = make_broker(settings.kafka, client_id="triage-ingest", logger=logger)
-    stage, step = ingest_stage(settings, broker, logger)
+    service = Service.create("ingest", settings)
+    stage, step = ingest_stage(settings, service.broker, service.logger)
+    service.consume(settings.topics.raw, step.process, stage=stage, max_records=settings.batch_size)
 
     async def restore() -> None:
         restored = await restore_seen(settings.kafka, settings.topics, step.recent)
-        log_event(logger, "dedupe_restored", ids=restored, window_seconds=settings.dedupe_window_seconds)
+        log_event(service.logger, "dedupe_restored", ids=restored, window_seconds=settings.dedupe_window_seconds)
 
-    subscribe(
-        broker,
-        stage,
-        settings.topics.raw,
-        settings.consumer_group,
-        step.process,
-        batch=True,
-        max_records=settings.batch_size,
-        tuning=settings.kafka.consumer_options(),
-    )
     routes = []
     if settings.webhooks.enabled:
 
         async def publish(envelope: RawEnvelope, key: str) -> None:
-            await broker.publish(
+            await service.broker.publish(
                 envelope.to_json_bytes(),
                 topic=settings.topics.raw,
                 key=key.encode("utf-8"),
@@ -153,5 +145,5 @@ def build(settings: IngestSettings) -> ServiceRuntime:
             )
 
         routes = WebhookReceiver(settings.webhooks, publish).routes()
-        log_event(logger, "webhooks_enabled", path="/webhooks/{platform}")
-    return ServiceRuntime("ingest", settings, broker, logger, routes=routes, before_start=[restore])
+        log_event(service.logger, "webhooks_enabled", path="/webhooks/{platform}")
+    return service.runtime(routes=routes, before_start=[restore])

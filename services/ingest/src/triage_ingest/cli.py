@@ -21,10 +21,10 @@ from typing import Any, TextIO
 from triage_ingest.app import build, build_normalizer
 from triage_ingest.config import IngestSettings
 from triage_ingest.normalize import Normalized, Normalizer
-from triage_schemas import safejson
-from triage_schemas.delivery import Rejected
+from triage_runtime import safejson
+from triage_runtime.delivery import Rejected
+from triage_runtime.jsonlines import Line, LineError, LineReport, exit_status, read_json_lines
 from triage_schemas.enums import Platform
-from triage_schemas.jsonlines import Line, LineError, LineReport, exit_status, read_json_lines
 
 COMMAND = "triage-ingest normalize"
 

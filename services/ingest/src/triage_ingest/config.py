@@ -6,9 +6,9 @@ from pydantic import AwareDatetime, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from triage_ingest.webhooks.settings import WebhookSettings
+from triage_runtime.patterns import PatternError, compile_pattern
+from triage_runtime.settings import ServiceSettings
 from triage_schemas.enums import Platform
-from triage_schemas.patterns import PatternError, compile_pattern
-from triage_schemas.settings import ServiceSettings
 
 # The apps behind Meta's own inboxes, where people type replies (the ids to pass thread
 # control to an inbox: developers.facebook.com/docs/messenger-platform/reference/handover-protocol).

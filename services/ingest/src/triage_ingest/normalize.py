@@ -19,10 +19,10 @@ from pydantic import ValidationError
 from triage_ingest.adapters import ADAPTERS
 from triage_ingest.adapters.base import AdapterContext, AutomationRules, PayloadError, Skipped
 from triage_ingest.pii import PiiDetector
-from triage_schemas import safejson
-from triage_schemas.delivery import Rejected
+from triage_runtime import safejson
+from triage_runtime.delivery import Rejected
+from triage_runtime.jsonlines import validation_summary
 from triage_schemas.enums import ConversationEventType, Direction, Platform
-from triage_schemas.jsonlines import validation_summary
 from triage_schemas.records import ConversationEvent, RawEnvelope, SocialMessage, text_problem
 
 

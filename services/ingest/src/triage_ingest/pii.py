@@ -10,8 +10,8 @@ refused when the settings load.
 
 from collections.abc import Iterable, Iterator
 
+from triage_runtime.patterns import compile_pattern
 from triage_schemas.enums import PiiKind
-from triage_schemas.patterns import compile_pattern
 
 EMAIL = compile_pattern(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", ignore_case=True)
 # Stretches of digits and the separators people type between them; number_runs() picks

@@ -1,45 +1,57 @@
 """The dedupe window on Kafka, so a restart does not forget which ids were published.
 
-After a batch's messages and events are acknowledged, ingest writes each of their
-message ids to the compacted topic ``social.ingest-seen`` (key: the id, value: when it
-was seen, epoch seconds) and awaits those acknowledgements before the input offsets
-are committed. At start, before consuming, it reads back the ids of the last
-``dedupe_window_seconds`` (at most ``dedupe_max_ids`` of them) from every partition.
+After a batch's messages and events are acknowledged, ingest counts their message ids
+as seen and writes each to the compacted topic ``social.ingest-seen`` (key: the id,
+value: when it was seen, epoch seconds). The marks follow the outputs, never precede
+them; their acknowledgements are not awaited before the input offsets are committed,
+because a mark that is lost can only let a retry through as a duplicate, never lose a
+message, and awaiting them cost each batch a round trip. At start, before consuming,
+ingest reads back the ids of the last ``dedupe_window_seconds`` (at most
+``dedupe_max_ids`` of them) from every partition.
 
 Bounds, documented in the ingest README: a platform's retry is recognised when it
 arrives within the window, at this replica or after any restart. Between replicas
 that run at the same time the window is shared only at start: a retry that lands on
 another replica's raw partition within the same run is processed again (downstream
-stages drop repeats by ``message_id``). If the ids cannot be written after the
-outputs were, the batch is redelivered and published again: a duplicate, never a loss.
+stages drop repeats by ``message_id``). A crash or a broker error between the outputs
+and their marks forgets those ids at the next start: a retry of them within the window
+is published again, a duplicate, never a loss.
 """
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream.kafka import KafkaBroker
 
 from triage_ingest.dedupe import RecentIds
-from triage_schemas.kafka import KafkaSettings, ensure_topics, partitions_of, read_to_end
-from triage_schemas.topics import TopicSettings
+from triage_runtime.kafka import KafkaSettings, ensure_topics, partitions_of, read_to_end
+from triage_runtime.logs import log_event
+from triage_runtime.topics import TopicSettings
 
 
-async def write_seen(broker: KafkaBroker, topic: str, ids: Iterable[str], seen_at: float) -> int:
-    """Write the ids and wait for every acknowledgement; raises if any send fails."""
+async def write_seen(
+    broker: KafkaBroker, topic: str, ids: Iterable[str], seen_at: float, logger: logging.Logger
+) -> int:
+    """Hand the ids' marks to the producer; their acknowledgements are not awaited."""
     value = f"{seen_at:.3f}".encode("ascii")
-    pending: list[asyncio.Future[Any]] = []
-    try:
-        for message_id in ids:
-            pending.append(await broker.publish(value, topic=topic, key=message_id.encode("utf-8"), no_confirm=True))
-    finally:
-        results = await asyncio.gather(*pending, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return len(pending)
+    sent = 0
+    for message_id in ids:
+        future = await broker.publish(value, topic=topic, key=message_id.encode("utf-8"), no_confirm=True)
+        future.add_done_callback(partial(_report_failure, logger))
+        sent += 1
+    return sent
+
+
+def _report_failure(logger: logging.Logger, future: "asyncio.Future[Any]") -> None:
+    if future.cancelled() or future.exception() is None:
+        return
+    # Only the dedupe across a restart is weaker for it: a retry may be published twice.
+    log_event(logger, "seen_mark_failed", logging.WARNING, error=type(future.exception()).__name__)
 
 
 def _seen_at(value: bytes | None, fallback: float) -> float:

@@ -8,10 +8,9 @@ from prometheus_client import Counter
 from triage_router.config import RouterSettings
 from triage_router.policy import RoutingPolicy, load_policy
 from triage_router.records_io import route_inbound
-from triage_schemas.delivery import Inbound, Outbound, Stage, one_at_a_time, subscribe
-from triage_schemas.kafka import make_broker
-from triage_schemas.logs import configure_logging, log_event
-from triage_schemas.service import ServiceRuntime
+from triage_runtime.delivery import Inbound, Outbound, one_at_a_time
+from triage_runtime.logs import log_event
+from triage_runtime.service import Service, ServiceRuntime
 
 ROUTED = Counter(
     "triage_router_routed",
@@ -31,21 +30,10 @@ def _counted(policy: RoutingPolicy, routed_topic: str, inbound: Inbound) -> Sequ
 
 
 def build(settings: RouterSettings, policy: RoutingPolicy | None = None) -> ServiceRuntime:
-    logger = configure_logging("router", settings.log_level)
+    service = Service.create("router", settings)
     # Loaded before connecting so a broken policy stops the service at start.
     policy = policy or load_policy(settings.policy_file)
-    log_event(logger, "policy_loaded", version=policy.version, file=str(settings.policy_file))
-    broker = make_broker(settings.kafka, client_id="triage-router", logger=logger)
-    stage = Stage("router", broker, settings.topics.dlq, logger)
+    log_event(service.logger, "policy_loaded", version=policy.version, file=str(settings.policy_file))
     process = one_at_a_time(partial(_counted, policy, settings.topics.routed))
-    subscribe(
-        broker,
-        stage,
-        settings.topics.classified,
-        settings.consumer_group,
-        process,
-        batch=True,
-        max_records=settings.batch_size,
-        tuning=settings.kafka.consumer_options(),
-    )
-    return ServiceRuntime("router", settings, broker, logger)
+    service.consume(settings.topics.classified, process, max_records=settings.batch_size)
+    return service.runtime()

@@ -9,8 +9,8 @@ from triage_router.app import build
 from triage_router.config import RouterSettings
 from triage_router.policy import DEFAULT_POLICY, PolicyError, RoutingPolicy, load_policy
 from triage_router.records_io import classified_from, routed
-from triage_schemas.delivery import Rejected
-from triage_schemas.jsonlines import LineError, LineReport, Source, exit_status, read_json_lines, record_type_error
+from triage_runtime.delivery import Rejected
+from triage_runtime.jsonlines import LineError, LineReport, Source, exit_status, read_json_lines, record_type_error
 from triage_schemas.records import RECORD_MODELS
 
 COMMAND = "triage-router route"

@@ -6,7 +6,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from triage_router.policy import DEFAULT_POLICY
-from triage_schemas.settings import ServiceSettings
+from triage_runtime.settings import ServiceSettings
 
 
 class RouterSettings(ServiceSettings):

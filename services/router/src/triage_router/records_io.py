@@ -6,9 +6,9 @@ from pydantic import ValidationError
 
 from triage_router.policy import RoutingPolicy
 from triage_router.routing import route
-from triage_schemas import safejson
-from triage_schemas.delivery import Inbound, Outbound, Rejected
-from triage_schemas.jsonlines import validation_summary
+from triage_runtime import safejson
+from triage_runtime.delivery import Inbound, Outbound, Rejected
+from triage_runtime.jsonlines import validation_summary
 from triage_schemas.records import ClassifiedMessage, RoutedMessage
 
 

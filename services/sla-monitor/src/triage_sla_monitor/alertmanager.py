@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from prometheus_client import Counter
 
-from triage_schemas.logs import log_event
+from triage_runtime.logs import log_event
 from triage_sla_monitor.clock import Alert, Subject
 from triage_sla_monitor.inputs import SEVERITY, alert_tier
 

@@ -10,10 +10,10 @@ import asyncio
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from triage_schemas.delivery import Stage, one_at_a_time, subscribe
-from triage_schemas.kafka import ensure_topics, make_broker
-from triage_schemas.logs import configure_logging, log_event
-from triage_schemas.service import ServiceRuntime
+from triage_runtime.delivery import one_at_a_time
+from triage_runtime.kafka import ensure_topics
+from triage_runtime.logs import log_event
+from triage_runtime.service import Service, ServiceRuntime
 from triage_sla_monitor.config import PolicyFileError, SlaMonitorSettings, load_clock_policy
 from triage_sla_monitor.monitor import Monitor
 from triage_sla_monitor.recovery import ClockPartitions, ClockState
@@ -40,35 +40,28 @@ async def check_partitions(settings: SlaMonitorSettings) -> None:
 
 
 def build(settings: SlaMonitorSettings) -> ServiceRuntime:
-    logger = configure_logging("sla-monitor", settings.log_level)
+    service = Service.create("sla-monitor", settings)
     try:
         policy = load_clock_policy(settings.policy_file)
     except PolicyFileError as error:
         raise SystemExit(f"sla-monitor: {error} (TRIAGE_SLA_MONITOR_POLICY_FILE)") from None
     log_event(
-        logger, "policy_loaded", version=policy.version, file=str(settings.policy_file or "(built-in defaults)"),
-        calendars=sorted(policy.calendars),
+        service.logger, "policy_loaded", version=policy.version,
+        file=str(settings.policy_file or "(built-in defaults)"), calendars=sorted(policy.calendars),
     )  # fmt: skip
-    monitor = Monitor(settings, policy, logger)
+    monitor = Monitor(settings, policy, service.logger)
     clock_state = ClockState(monitor)
     timer = AlertTimer(monitor, clock_state)
     asyncio.run(check_partitions(settings))
-    broker = make_broker(settings.kafka, client_id="triage-sla-monitor", logger=logger)
-    stage = Stage("sla-monitor", broker, settings.topics.dlq, logger)
-    subscribe(
-        broker,
-        stage,
+    service.consume(
         [settings.topics.routed, settings.topics.conversation_events],
-        settings.consumer_group,
         one_at_a_time(monitor.on_input),
-        batch=True,
         extra=clock_state.persist,
         listener=ClockPartitions(clock_state, settings.topics.routed),
         co_partitioned=True,
-        tuning=settings.kafka.consumer_options(),
     )
-    return ServiceRuntime(
-        "sla-monitor", settings, broker, logger,
+    return service.runtime(
         routes=[wait_times_route(monitor.figures)],
-        on_startup=[monitor.start, timer.start], on_shutdown=[timer.stop, monitor.stop],
-    )  # fmt: skip
+        on_startup=[monitor.start, timer.start],
+        on_shutdown=[timer.stop, monitor.stop],
+    )

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from triage_schemas.jsonlines import exit_status
+from triage_runtime.jsonlines import exit_status
 from triage_schemas.policy import ClockPolicy
 from triage_sla_monitor.config import PolicyFileError, load_clock_policy
 

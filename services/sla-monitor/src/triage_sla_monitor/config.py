@@ -6,9 +6,9 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from triage_schemas.jsonlines import validation_summary
+from triage_runtime.jsonlines import validation_summary
+from triage_runtime.settings import ServiceSettings
 from triage_schemas.policy import ClockPolicy
-from triage_schemas.settings import ServiceSettings
 from triage_sla_monitor.metrics import BUCKETS
 
 

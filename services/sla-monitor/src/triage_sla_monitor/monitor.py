@@ -14,9 +14,9 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
-from triage_schemas.delivery import Inbound, Outbound, Rejected
+from triage_runtime.delivery import Inbound, Outbound, Rejected
+from triage_runtime.jsonlines import validation_summary
 from triage_schemas.enums import ActorKind, ConversationEventType
-from triage_schemas.jsonlines import validation_summary
 from triage_schemas.policy import ClockPolicy
 from triage_schemas.records import ConversationEvent, RoutedMessage, parse_record
 from triage_sla_monitor.alertmanager import Alertmanager

@@ -22,9 +22,9 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
-from triage_schemas.delivery import Inbound
-from triage_schemas.kafka import read_to_end
-from triage_schemas.logs import log_event
+from triage_runtime.delivery import Inbound
+from triage_runtime.kafka import read_to_end
+from triage_runtime.logs import log_event
 from triage_sla_monitor import state
 from triage_sla_monitor.monitor import Monitor
 

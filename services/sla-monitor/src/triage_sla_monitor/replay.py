@@ -16,8 +16,7 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from triage_schemas.enums import ActorKind, AlertKind, ConversationEventType, ResponseKind
-from triage_schemas.jsonlines import (
+from triage_runtime.jsonlines import (
     LineError,
     LineReport,
     Source,
@@ -25,6 +24,7 @@ from triage_schemas.jsonlines import (
     record_type_error,
     validation_summary,
 )
+from triage_schemas.enums import ActorKind, AlertKind, ConversationEventType, ResponseKind
 from triage_schemas.policy import ClockPolicy
 from triage_schemas.records import ConversationEvent, RoutedMessage, parse_record
 from triage_sla_monitor.clock import Alert, Answered, Facts, Outcome, Resolved

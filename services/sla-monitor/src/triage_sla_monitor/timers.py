@@ -9,8 +9,8 @@ import time
 
 from pydantic import ValidationError
 
-from triage_schemas.jsonlines import validation_summary
-from triage_schemas.logs import log_event
+from triage_runtime.jsonlines import validation_summary
+from triage_runtime.logs import log_event
 from triage_schemas.records import DeadLetter, utcnow
 from triage_sla_monitor.clock import BIT, Alert
 from triage_sla_monitor.inputs import SEVERITY, alert_record

@@ -27,7 +27,7 @@ from starlette.routing import BaseRoute, Route
 from triage_ingest.webhooks import signatures
 from triage_ingest.webhooks.replay import ReplayWindow, Seen, delivery_key
 from triage_ingest.webhooks.settings import WebhookSettings
-from triage_schemas import safejson
+from triage_runtime import safejson
 from triage_schemas.enums import Platform
 from triage_schemas.records import RawEnvelope
 

@@ -10,7 +10,7 @@ import pytest
 from aiokafka import TopicPartition
 
 from tests.doubles import RecordingBroker, fail_first
-from triage_schemas.delivery import CONSUMER_LAG, Inbound, LagGauge, Outbound, Rejected, Stage, one_at_a_time
+from triage_runtime.delivery import CONSUMER_LAG, Inbound, LagGauge, Outbound, Rejected, Stage, one_at_a_time
 from triage_schemas.records import SocialMessage
 
 OUT, DLQ = "out", "dlq"

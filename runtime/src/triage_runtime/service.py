@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 import uvicorn
+from aiokafka import ConsumerRebalanceListener
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.applications import Starlette
@@ -22,8 +23,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from triage_schemas.logs import log_event
-from triage_schemas.settings import ServiceSettings
+from triage_runtime.delivery import Inbound, OnPublished, ProcessBatch, Stage, subscribe
+from triage_runtime.kafka import make_broker
+from triage_runtime.logs import configure_logging, log_event
+from triage_runtime.settings import ServiceSettings
 
 Hook = Callable[[], Awaitable[None]]
 ReadyCheck = Callable[[], Awaitable[bool]]
@@ -132,3 +135,64 @@ class ServiceRuntime:
         server = _Server(config)
         server.run()
         return 0 if server.started else 1
+
+
+@dataclass
+class Service:
+    """One service put together the same way for all four: logging, then the broker, then
+    the delivery step and its subscription, then the HTTP runtime.
+
+    ``create`` gives the logger and broker (a stage may need them to build its decision
+    step); ``consume`` wires the step to its input topics; ``runtime`` serves it."""
+
+    name: str
+    settings: ServiceSettings
+    logger: logging.Logger
+    broker: KafkaBroker
+
+    @classmethod
+    def create(cls, name: str, settings: ServiceSettings) -> "Service":
+        logger = configure_logging(name, settings.log_level)
+        return cls(name, settings, logger, make_broker(settings.kafka, client_id=f"triage-{name}", logger=logger))
+
+    def consume(
+        self,
+        topics: str | Sequence[str],
+        process: ProcessBatch,
+        *,
+        max_records: int = 500,
+        on_published: OnPublished | None = None,
+        extra: Callable[[Sequence[Inbound]], Awaitable[None]] | None = None,
+        listener: ConsumerRebalanceListener | None = None,
+        co_partitioned: bool = False,
+        stage: Stage | None = None,
+    ) -> Stage:
+        """Wire ``process`` to ``topics``; ``stage`` when the service built its own (ingest,
+        whose decision step and delivery step share the dedupe)."""
+        stage = stage or Stage(self.name, self.broker, self.settings.topics.dlq, self.logger, on_published=on_published)
+        subscribe(
+            self.broker,
+            stage,
+            topics,
+            self.settings.consumer_group,
+            process,
+            batch=True,
+            max_records=max_records,
+            extra=extra,
+            listener=listener,
+            co_partitioned=co_partitioned,
+            tuning=self.settings.kafka.consumer_options(),
+        )
+        return stage
+
+    def runtime(
+        self,
+        routes: Sequence[BaseRoute] = (),
+        before_start: Sequence[Hook] = (),
+        on_startup: Sequence[Hook] = (),
+        on_shutdown: Sequence[Hook] = (),
+    ) -> ServiceRuntime:
+        return ServiceRuntime(
+            self.name, self.settings, self.broker, self.logger, routes=routes,
+            before_start=before_start, on_startup=on_startup, on_shutdown=on_shutdown,
+        )  # fmt: skip

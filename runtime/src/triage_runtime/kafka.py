@@ -20,7 +20,7 @@ from faststream.security import (
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from triage_schemas.topics import TopicSettings
+from triage_runtime.topics import TopicSettings
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
@@ -45,7 +45,7 @@ class KafkaSettings(BaseSettings):
     # Latency knobs: a lone message should cross a stage in milliseconds while a burst is
     # still sent and fetched in large batches.
     linger_ms: int = Field(
-        default=5, ge=0, le=1_000, description="how long the producer waits to fill a batch before sending it"
+        default=1, ge=0, le=1_000, description="how long the producer waits to fill a batch before sending it"
     )
     max_batch_bytes: int = Field(
         default=262_144, ge=16_384, le=1_000_000, description="largest producer batch per partition (bytes)"

@@ -13,7 +13,7 @@
 * The Kafka wiring (``subscribe``) commits the offsets only after ``handle`` returned;
   if publishing fails (broker down) the exception rewinds the consumer to the batch's
   first record, so it is processed again and nothing is committed past it.
-* Producers use ``acks=all`` and idempotence (see ``triage_schemas.kafka.make_broker``).
+* Producers use ``acks=all`` and idempotence (see ``triage_runtime.kafka.make_broker``).
 A redelivered record may therefore be published twice; downstream stages recognise
 duplicates by ``message_id`` / ``event_id`` / ``alert_id``. Lag is exported from the
 offsets the group has committed, so a stage that keeps failing on a batch shows its
@@ -34,7 +34,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from prometheus_client import Counter, Gauge
 
-from triage_schemas.logs import log_event
+from triage_runtime.logs import log_event
 from triage_schemas.records import DeadLetter, Record, utcnow
 
 RECORDS_IN = Counter("triage_stage_records_in_total", "Records consumed by a stage", ["stage"])

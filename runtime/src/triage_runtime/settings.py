@@ -9,8 +9,8 @@ names are shared by every service and read from ``TRIAGE_KAFKA_*`` and
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from triage_schemas.kafka import KafkaSettings
-from triage_schemas.topics import TopicSettings
+from triage_runtime.kafka import KafkaSettings
+from triage_runtime.topics import TopicSettings
 
 
 class ServiceSettings(BaseSettings):

@@ -4,8 +4,8 @@ import argparse
 import asyncio
 import sys
 
-from triage_schemas.kafka import KafkaSettings, ensure_topics
-from triage_schemas.topics import TopicSettings
+from triage_runtime.kafka import KafkaSettings, ensure_topics
+from triage_runtime.topics import TopicSettings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,7 @@ from typing import IO, Any, TextIO
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from triage_schemas import safejson
+from triage_runtime import safejson
 from triage_schemas.records import RECORD_MODELS
 
 MAX_LINE_BYTES = safejson.DEFAULT_MAX_BYTES
