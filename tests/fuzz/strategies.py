@@ -9,9 +9,11 @@ bad bytes or buried in brackets.
 
 import json
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 from hypothesis import strategies as st
 
 from triage_router.policy import DEFAULT_POLICY, load_policy
@@ -538,3 +540,13 @@ def late_routed_records(draw: st.DrawFn) -> dict[str, Any]:
             moved = datetime.fromisoformat(stamped) + shift
             routing[field_name] = iso(moved) if moved.year < 2100 else "2099-12-31T23:59:59Z"
     return record
+
+
+@cache
+def validators() -> dict[str, Any]:
+    """A JSON Schema validator per record type, from the exported schemas/json/."""
+    found = {}
+    for path in (ROOT / "schemas" / "json").glob("*.schema.json"):
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        found[path.name.removesuffix(".schema.json")] = jsonschema.validators.validator_for(schema)(schema)
+    return found

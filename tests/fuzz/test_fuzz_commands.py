@@ -15,11 +15,9 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -35,6 +33,7 @@ from tests.fuzz.strategies import (
     other_records,
     routed_records,
     shorthand_lines,
+    validators,
 )
 from triage_classifier.cli import main as classifier_main
 from triage_ingest.cli import main as ingest_main
@@ -46,15 +45,6 @@ from triage_sla_monitor.cli import main as sla_main
 FUZZ = settings(settings.get_profile(PROFILE))
 LINE_MESSAGE = re.compile(r"^line (\d+): (.+)$")
 REJECTED_COUNT = re.compile(r"^triage-[a-z-]+ [a-z]+: \d+ lines? (was|were) rejected")
-
-
-@cache
-def validators() -> dict[str, Any]:
-    found = {}
-    for path in (ROOT / "schemas" / "json").glob("*.schema.json"):
-        schema = json.loads(path.read_text(encoding="utf-8"))
-        found[path.name.removesuffix(".schema.json")] = jsonschema.validators.validator_for(schema)(schema)
-    return found
 
 
 @dataclass

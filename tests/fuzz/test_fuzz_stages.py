@@ -39,10 +39,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache, partial
+from functools import partial
 from typing import Any, cast
 
-import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -51,7 +50,6 @@ from pydantic import ValidationError
 from tests.doubles import RecordingBroker, SimulatedSendError
 from tests.fuzz.conftest import NOTES, PROFILE
 from tests.fuzz.strategies import (
-    ROOT,
     classified_dict,
     classified_records,
     events,
@@ -65,6 +63,7 @@ from tests.fuzz.strategies import (
     raw_envelopes,
     routed_dict,
     routed_records,
+    validators,
 )
 from triage_classifier.app import _counted as classifier_counted
 from triage_classifier.classify import Classifier
@@ -127,15 +126,6 @@ LOGGER = logging.getLogger("tests.fuzz.stages")
 LOGGER.propagate = False  # thousands of dead_lettered warnings would fill pytest's log capture
 LOGGER.setLevel(logging.ERROR)
 LOGGER.addHandler(FAILURES)
-
-
-@cache
-def validators() -> dict[str, Any]:
-    found = {}
-    for path in (ROOT / "schemas" / "json").glob("*.schema.json"):
-        schema = json.loads(path.read_text(encoding="utf-8"))
-        found[path.name.removesuffix(".schema.json")] = jsonschema.validators.validator_for(schema)(schema)
-    return found
 
 
 def _no_constants(name: str) -> Any:
