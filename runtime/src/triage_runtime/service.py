@@ -29,7 +29,6 @@ from triage_runtime.logs import configure_logging, log_event
 from triage_runtime.settings import ServiceSettings
 
 Hook = Callable[[], Awaitable[None]]
-ReadyCheck = Callable[[], Awaitable[bool]]
 
 
 class _Server(uvicorn.Server):
@@ -64,7 +63,6 @@ class ServiceRuntime:
     """Run before the broker starts consuming (ingest restores its dedupe window)."""
     on_startup: Sequence[Hook] = ()
     on_shutdown: Sequence[Hook] = ()
-    ready_checks: Sequence[ReadyCheck] = ()
     _started: bool = field(default=False, init=False)
 
     async def _ready(self, _: Request) -> Response:
@@ -72,9 +70,6 @@ class ServiceRuntime:
             return JSONResponse({"ready": False, "reason": "starting"}, status_code=503)
         if not await self.broker.ping(timeout=3.0):
             return JSONResponse({"ready": False, "reason": "kafka unreachable"}, status_code=503)
-        for check in self.ready_checks:
-            if not await check():
-                return JSONResponse({"ready": False, "reason": check.__name__}, status_code=503)
         return JSONResponse({"ready": True})
 
     async def _healthy(self, _: Request) -> Response:

@@ -4,7 +4,6 @@ and per lane. ``follow`` reads the output topics; ``render`` draws one frame."""
 import asyncio
 import json
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -127,7 +126,6 @@ async def follow(
     topics: TopicSettings,
     board: Board,
     ready: asyncio.Event,
-    on_change: Callable[[], None] = lambda: None,
 ) -> None:
     """Feed the board from the output topics until cancelled."""
     consumer = await latest_consumer(kafka, topics.routed, topics.conversation_events, topics.sla_alerts)
@@ -154,8 +152,6 @@ async def follow(
                                 ),
                                 flush=True,
                             )
-            if batches:
-                on_change()
     finally:
         await consumer.stop()
 

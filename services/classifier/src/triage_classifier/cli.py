@@ -13,7 +13,7 @@ from triage_classifier.classify import Classifier
 from triage_classifier.config import ClassifierSettings
 from triage_classifier.corpus import load_corpus
 from triage_classifier.guardrails import GuardrailError
-from triage_classifier.model import ModelUnavailable, artifact_path
+from triage_classifier.model import CURRENT_FILE, ModelUnavailable, artifact_path
 from triage_classifier.records_io import classify_messages, message_from_shorthand
 from triage_classifier.taxonomy import TaxonomyError
 from triage_runtime.jsonlines import (
@@ -115,7 +115,7 @@ def train_command(settings: ClassifierSettings, if_missing: bool, config: "Train
     version = expected_version(corpus, config)
     if if_missing and artifact_path(settings.model_dir, version).exists():
         # Point CURRENT at it in case another version was trained since.
-        (settings.model_dir / "CURRENT").write_text(version + "\n", encoding="utf-8")
+        (settings.model_dir / CURRENT_FILE).write_text(version + "\n", encoding="utf-8")
         print(f"model {version} is up to date ({settings.model_dir / version})")
         return 0
     print(f"training on {len(corpus.split('train'))} of {len(corpus.examples)} examples ({len(corpus.files)} files)")

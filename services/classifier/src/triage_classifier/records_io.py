@@ -43,10 +43,6 @@ def parse_message(value: bytes) -> SocialMessage:
     return message
 
 
-def classified(message: SocialMessage, classifier: Classifier) -> ClassifiedMessage:
-    return classify_messages([message], classifier)[0]
-
-
 def classify_messages(messages: Sequence[SocialMessage], classifier: Classifier) -> list[ClassifiedMessage]:
     classifications = classifier.classify([message.text for message in messages])
     # The message was validated as it was read and the classification as it was built:
