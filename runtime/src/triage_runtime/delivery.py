@@ -22,6 +22,7 @@ lag growing instead of the distance to the last record it merely read.
 
 import asyncio
 import base64
+import collections
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -95,15 +96,19 @@ ProcessBatch = Callable[[Sequence[Inbound]], Sequence[Result]]
 MAX_DEAD_LETTER_ORIGINAL = 256 * 1024
 
 
-def dead_letter(stage: str, inbound: Inbound, reason: str, max_original: int = MAX_DEAD_LETTER_ORIGINAL) -> DeadLetter:
+def dead_letter(
+    stage: str, inbound: Inbound, reason: str, max_original: int = MAX_DEAD_LETTER_ORIGINAL, as_text: bool = True
+) -> DeadLetter:
+    """``as_text`` False keeps the original as base64 even when it is UTF-8."""
     value = inbound.value
     if len(value) > max_original:
         reason += f" (original truncated to its first {max_original:,} of {len(value):,} bytes)"
         value = value[:max_original]
-    try:
-        original, encoding = value.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        original, encoding = base64.b64encode(value).decode("ascii"), "base64"
+    text: str | None = None
+    if as_text:
+        with contextlib.suppress(UnicodeDecodeError):
+            text = value.decode("utf-8")
+    original, encoding = (text, "utf-8") if text is not None else (base64.b64encode(value).decode("ascii"), "base64")
     return DeadLetter(
         stage=stage,
         error=reason,
@@ -224,12 +229,8 @@ class Stage:
             # Escaping can grow a text original past the record limit (a control
             # character becomes six bytes); base64 of a shorter prefix always fits.
             safe_reason = reason.encode("utf-8", "backslashreplace").decode("utf-8")
-            letter = dead_letter(self.name, inbound, safe_reason, max_original=MAX_DEAD_LETTER_ORIGINAL // 2)
-            letter = letter.model_copy(
-                update={
-                    "original": base64.b64encode(inbound.value[: MAX_DEAD_LETTER_ORIGINAL // 2]).decode("ascii"),
-                    "original_encoding": "base64",
-                }
+            letter = dead_letter(
+                self.name, inbound, safe_reason, max_original=MAX_DEAD_LETTER_ORIGINAL // 2, as_text=False
             )
             return encode(Outbound(self.dlq_topic, key, letter))
 
@@ -266,8 +267,9 @@ class Stage:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-        for out in outputs:
-            RECORDS_OUT.labels(self.name, out.topic).inc()
+        # one counter update per topic, not per record: this runs for every batch
+        for topic, count in collections.Counter(out.topic for out in outputs).items():
+            RECORDS_OUT.labels(self.name, topic).inc(count)
 
     async def handle(self, batch: Sequence[Inbound], process: ProcessBatch) -> None:
         RECORDS_IN.labels(self.name).inc(len(batch))
