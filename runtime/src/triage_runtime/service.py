@@ -161,9 +161,13 @@ class Service:
         listener: ConsumerRebalanceListener | None = None,
         co_partitioned: bool = False,
         stage: Stage | None = None,
+        gather_ms: int = 0,
     ) -> Stage:
         """Wire ``process`` to ``topics``; ``stage`` when the service built its own (ingest,
-        whose decision step and delivery step share the dedupe)."""
+        whose decision step and delivery step share the dedupe). ``gather_ms`` lets the
+        broker hold a fetch that long until records gather into a batch, for a stage
+        whose cost is per batch rather than per record."""
+        tuning = self.settings.kafka.consumer_options(gather_ms)
         stage = stage or Stage(self.name, self.broker, self.settings.topics.dlq, self.logger, on_published=on_published)
         subscribe(
             self.broker,
@@ -176,7 +180,7 @@ class Service:
             extra=extra,
             listener=listener,
             co_partitioned=co_partitioned,
-            tuning=self.settings.kafka.consumer_options(),
+            tuning=tuning,
         )
         return stage
 

@@ -11,6 +11,7 @@ import numpy as np
 import sklearn
 from numpy.typing import NDArray
 
+from triage_classifier.features import ServingFeatures
 from triage_schemas.enums import IssueType, SentimentLabel
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -93,12 +94,13 @@ class TrainedModel:
     def __post_init__(self) -> None:
         self._issue_head = CalibratedLinear.from_sklearn(self.issue_classifier)
         self._sentiment_head = CalibratedLinear.from_sklearn(self.sentiment_classifier)
+        self._serving_features = ServingFeatures(self.features)
         self.issue_types = [IssueType(name) for name in self._issue_head.classes]
         self.sentiments = [SentimentLabel(name) for name in self._sentiment_head.classes]
 
     def predict(self, texts: list[str]) -> Predictions:
         """One feature pass shared by both heads, for the whole batch."""
-        matrix = self.features.transform(texts)
+        matrix = self._serving_features.transform(texts)
         return Predictions(
             issue_types=self.issue_types,
             issue_proba=self._issue_head.predict_proba(matrix),

@@ -59,6 +59,7 @@ def build(settings: SlaMonitorSettings) -> ServiceRuntime:
         extra=clock_state.persist,
         listener=ClockPartitions(clock_state, settings.topics.routed),
         co_partitioned=True,
+        gather_ms=settings.gather_ms,
     )
     return service.runtime(
         routes=[wait_times_route(monitor.figures)],

@@ -22,6 +22,13 @@ class SlaMonitorSettings(ServiceSettings):
         description="the routing policy YAML the router reads (the same file): alert fractions, calendars, "
         "reply-window margin, follow-up; unset = the built-in defaults",
     )
+    gather_ms: int = Field(
+        default=200,
+        ge=0,
+        le=5_000,
+        description="how long inputs may gather into one batch before the monitor reads them; each batch is one "
+        "Kafka transaction, so batching spares the broker (0: read each record as it lands)",
+    )
     tick_seconds: float = Field(default=0.25, gt=0, le=5, description="how often due clocks are checked")
     gauges_seconds: float = Field(default=10.0, gt=0, description="how often open/unanswered gauges are recomputed")
     transactional_id: str = Field(
