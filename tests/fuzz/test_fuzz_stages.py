@@ -331,6 +331,7 @@ async def deliver(stage: Stage, step: IngestStep, broker: RecordingBroker, batch
 
     broker.fail_when, broker.acknowledged = (lambda _: False), []
     await stage.handle(batch, step.process)
+    await step.marks.flush()
     sent = [s for s in broker.acknowledged if s.topic != seen_topic]
     assert [(s.topic, s.key) for s in sent] == [(e.topic, e.key) for e in expected]
     for s, e in zip(sent, expected, strict=True):

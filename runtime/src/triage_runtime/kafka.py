@@ -63,7 +63,11 @@ class KafkaSettings(BaseSettings):
         default=262_144, ge=16_384, le=1_000_000, description="largest producer batch per partition (bytes)"
     )
     fetch_max_wait_ms: int = Field(
-        default=100, ge=1, le=5_000, description="how long the broker may hold a fetch while it has no new records"
+        default=25,
+        ge=1,
+        le=5_000,
+        description="how long the broker may hold a fetch while it has no new records; it also bounds how long "
+        "a just-read partition waits to be fetched again (aiokafka keeps one fetch in flight per broker)",
     )
     batch_timeout_ms: int = Field(
         default=200,

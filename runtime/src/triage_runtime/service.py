@@ -62,6 +62,7 @@ class ServiceRuntime:
     before_start: Sequence[Hook] = ()
     """Run before the broker starts consuming (ingest restores its dedupe window)."""
     on_startup: Sequence[Hook] = ()
+    before_stop: Sequence[Hook] = ()  # while the producer still runs (flush what waits to be sent)
     on_shutdown: Sequence[Hook] = ()
     _started: bool = field(default=False, init=False)
 
@@ -102,6 +103,8 @@ class ServiceRuntime:
         finally:
             self._started = False
             log_event(self.logger, "stopping")
+            for hook in self.before_stop:
+                await hook()
             await asyncio.wait_for(self.broker.stop(), timeout=self.settings.shutdown_timeout_seconds)
             for hook in self.on_shutdown:
                 await hook()
@@ -190,8 +193,9 @@ class Service:
         before_start: Sequence[Hook] = (),
         on_startup: Sequence[Hook] = (),
         on_shutdown: Sequence[Hook] = (),
+        before_stop: Sequence[Hook] = (),
     ) -> ServiceRuntime:
         return ServiceRuntime(
             self.name, self.settings, self.broker, self.logger, routes=routes,
-            before_start=before_start, on_startup=on_startup, on_shutdown=on_shutdown,
+            before_start=before_start, on_startup=on_startup, on_shutdown=on_shutdown, before_stop=before_stop,
         )  # fmt: skip

@@ -1,6 +1,7 @@
 """Ingest's delivery step without Kafka: nothing is lost when a publish fails or one
 record misbehaves, and an id counts as seen only once its records are acknowledged."""
 
+import asyncio
 import json
 import logging
 from datetime import UTC, datetime
@@ -52,6 +53,7 @@ async def test_a_batch_whose_publish_failed_is_published_whole_when_redelivered(
         await delivery.handle(records, step.process)
     before = len(broker.on(TOPICS.messages))  # four of five got through: at-least-once repeats them
     await delivery.handle(records, step.process)  # the consumer rewound: the same batch again
+    await step.marks.flush()  # marks gather for a moment before they are written
 
     # the redelivered batch was not taken for duplicates of itself: all five again
     expected = [f"telegram:5550001234:{n}" for n in range(1, 6)]
@@ -66,6 +68,7 @@ async def test_ids_count_as_seen_once_their_outputs_are_acknowledged_and_a_lost_
 
     await delivery.handle(batch(telegram(1), telegram(2)), step.process)  # one seen-mark is lost: logged, no failure
     await delivery.handle(batch(telegram(1)), step.process)  # a platform retry, recognised in this process
+    await step.marks.flush()
 
     assert sorted(ids(broker.on(TOPICS.messages))) == ["telegram:5550001234:1", "telegram:5550001234:2"]
     assert len(step.recent) == 2
@@ -78,6 +81,7 @@ async def test_nothing_counts_as_seen_when_the_outputs_were_not_acknowledged() -
 
     with pytest.raises(ConnectionError):
         await delivery.handle(batch(telegram(1)), step.process)
+    await step.marks.flush()
 
     assert len(step.recent) == 0
     assert broker.on(TOPICS.ingest_seen) == []
@@ -144,3 +148,29 @@ async def test_a_message_dated_far_ahead_of_now_is_refused() -> None:
 
 def test_the_platform_of_a_deeply_nested_record_is_unknown_not_a_crash() -> None:
     assert app.sniff_platform(b"[" * 100_000) == "unknown"
+
+
+async def test_seen_marks_of_several_batches_are_written_together_and_at_shutdown() -> None:
+    broker = RecordingBroker()
+    delivery, step = stage(broker)
+    await delivery.handle(batch(telegram(1)), step.process)
+    await delivery.handle(batch(telegram(2)), step.process)
+    assert broker.on(TOPICS.ingest_seen) == []  # gathering: nothing written per batch
+
+    await step.marks.close()  # the service stops: what waits is written before the producer stops
+    assert [s.key.decode() for s in broker.on(TOPICS.ingest_seen)] == [
+        "telegram:5550001234:1",
+        "telegram:5550001234:2",
+    ]
+
+
+async def test_gathered_seen_marks_are_written_when_their_delay_is_up() -> None:
+    broker = RecordingBroker()
+    delivery, step = stage(broker)
+    step.marks.delay = 0
+    await delivery.handle(batch(telegram(7)), step.process)
+    after_the_timer = asyncio.Event()
+    asyncio.get_running_loop().call_later(0, after_the_timer.set)  # runs after the marks' own timer
+    await after_the_timer.wait()
+    await asyncio.gather(*step.marks._flushing)
+    assert [s.key.decode() for s in broker.on(TOPICS.ingest_seen)] == ["telegram:5550001234:7"]

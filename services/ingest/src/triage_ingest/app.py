@@ -14,7 +14,7 @@ from triage_ingest.config import IngestSettings
 from triage_ingest.dedupe import BatchDedupe, RecentIds
 from triage_ingest.normalize import Dedupe, Limits, Normalizer
 from triage_ingest.pii import PiiDetector
-from triage_ingest.seen_log import restore_seen, write_seen
+from triage_ingest.seen_log import SeenMarks, restore_seen
 from triage_ingest.webhooks.routes import WebhookReceiver
 from triage_runtime import safejson
 from triage_runtime.delivery import Inbound, Outbound, Rejected, Result, Stage, one_at_a_time
@@ -103,6 +103,7 @@ class IngestStep:
         self.logger = logger
         self.recent = RecentIds(settings.dedupe_window_seconds, settings.dedupe_max_ids)
         self.dedupe = BatchDedupe(self.recent)
+        self.marks = SeenMarks(broker, settings.topics.ingest_seen, logger, settings.seen_mark_delay_ms / 1000)
         self._one = one_at_a_time(partial(process, build_normalizer(settings, self.dedupe), settings.topics))
 
     def process(self, batch: Sequence[Inbound]) -> Sequence[Result]:
@@ -115,7 +116,7 @@ class IngestStep:
         ids = published_ids(outputs)
         now = time.time()
         self.dedupe.published(ids, now)
-        await write_seen(self.broker, self.topics.ingest_seen, ids, now, self.logger)
+        self.marks.add(ids, now)
 
 
 def ingest_stage(settings: IngestSettings, broker: KafkaBroker, logger: logging.Logger) -> tuple[Stage, IngestStep]:
@@ -146,4 +147,4 @@ def build(settings: IngestSettings) -> ServiceRuntime:
 
         routes = WebhookReceiver(settings.webhooks, publish).routes()
         log_event(service.logger, "webhooks_enabled", path="/webhooks/{platform}")
-    return service.runtime(routes=routes, before_start=[restore])
+    return service.runtime(routes=routes, before_start=[restore], before_stop=[step.marks.close])

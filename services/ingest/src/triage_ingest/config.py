@@ -45,6 +45,12 @@ class IngestSettings(ServiceSettings):
     dedupe_window_seconds: float = Field(
         default=86_400, gt=0, description="a message id seen again within this window is a duplicate"
     )
+    seen_mark_delay_ms: int = Field(
+        default=50,
+        ge=0,
+        le=10_000,
+        description="how long seen-marks gather before they are written to the ingest-seen topic together",
+    )
     dedupe_max_ids: int = Field(default=1_000_000, ge=1, description="most message ids remembered for deduplication")
     max_record_bytes: int = Field(default=512 * 1024, ge=1024, description="larger raw records are dead-lettered")
     max_text_chars: int = Field(default=20_000, ge=1, description="messages with longer text are dead-lettered")

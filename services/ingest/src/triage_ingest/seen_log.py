@@ -2,8 +2,9 @@
 
 After a batch's messages and events are acknowledged, ingest counts their message ids
 as seen and writes each to the compacted topic ``social.ingest-seen`` (key: the id,
-value: when it was seen, epoch seconds). The marks follow the outputs, never precede
-them; their acknowledgements are not awaited before the input offsets are committed,
+value: when it was seen, epoch seconds), gathered for ``seen_mark_delay_ms`` and written
+together. The marks follow the outputs, never precede them; their acknowledgements are
+not awaited before the input offsets are committed,
 because a mark that is lost can only let a retry through as a duplicate, never lose a
 message, and awaiting them cost each batch a round trip. At start, before consuming,
 ingest reads back the ids of the last ``dedupe_window_seconds`` (at most
@@ -34,17 +35,53 @@ from triage_runtime.logs import log_event
 from triage_runtime.topics import TopicSettings
 
 
-async def write_seen(
-    broker: KafkaBroker, topic: str, ids: Iterable[str], seen_at: float, logger: logging.Logger
-) -> int:
-    """Hand the ids' marks to the producer; their acknowledgements are not awaited."""
-    value = f"{seen_at:.3f}".encode("ascii")
-    sent = 0
-    for message_id in ids:
-        future = await broker.publish(value, topic=topic, key=message_id.encode("utf-8"), no_confirm=True)
-        future.add_done_callback(partial(_report_failure, logger))
-        sent += 1
-    return sent
+class SeenMarks:
+    """Marks wait up to ``delay`` seconds and go to the producer together.
+
+    Sent per batch, a batch's marks were a produce request of their own, and the
+    producer keeps one request in flight per broker: the next batch's outputs waited
+    behind them (a third of ingest's time per message at 300 msg/s). Gathered, they
+    cost one request per ``delay``. A crash loses at most the marks of the last
+    ``delay``: a retry of those ids may be published again, never lost (see above).
+    """
+
+    def __init__(self, broker: KafkaBroker, topic: str, logger: logging.Logger, delay: float) -> None:
+        self.broker = broker
+        self.topic = topic
+        self.logger = logger
+        self.delay = delay
+        self.pending: list[tuple[str, float]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[int]] = set()
+
+    def add(self, ids: Iterable[str], seen_at: float) -> None:
+        self.pending.extend((message_id, seen_at) for message_id in ids)
+        if self.pending and self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.delay, self._flush_soon)
+
+    def _flush_soon(self) -> None:
+        self._timer = None
+        task = asyncio.get_running_loop().create_task(self.flush())
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def flush(self) -> int:
+        """Hand every pending mark to the producer; their acknowledgements are not awaited."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        marks, self.pending = self.pending, []
+        for message_id, seen_at in marks:
+            value = f"{seen_at:.3f}".encode("ascii")
+            future = await self.broker.publish(value, topic=self.topic, key=message_id.encode("utf-8"), no_confirm=True)
+            future.add_done_callback(partial(_report_failure, self.logger))
+        return len(marks)
+
+    async def close(self) -> None:
+        """At shutdown, before the producer stops: write what still waits."""
+        await self.flush()
+        if self._flushing:
+            await asyncio.gather(*self._flushing, return_exceptions=True)
 
 
 def _report_failure(logger: logging.Logger, future: "asyncio.Future[Any]") -> None:
