@@ -1,6 +1,8 @@
 """``make deploy-check``: offline checks of everything under deploy/, with real tools.
 
-* every Kustomize overlay builds with ``kubectl kustomize``;
+* every Kustomize overlay builds with ``kubectl kustomize``, and so does the base with
+  each combination of the components in deploy/k8s/components/ (none, each alone, ...,
+  all of them): an overlay may compose any of them;
 * every rendered manifest validates against the Kubernetes schemas
   (kubernetes-validate, strict) or, for custom resources, the CRD's own
   openAPIV3Schema kept in deploy/k8s/crd-schemas/ (Strimzi, KEDA, Prometheus Operator);
@@ -10,18 +12,21 @@
 * the alert rules pass ``promtool check rules`` and ``promtool test rules``, and the
   PrometheusRule in the base is generated from deploy/monitoring/triage-alerts.rules.yaml;
 * the routing policy shipped in the ConfigMap passes ``triage-router check-policy``;
-* the compose file parses (``docker-compose config``), and each image's Dockerfile is
-  multi-stage and runs as a non-root user.
+* the compose file parses (``docker-compose config``) and builds from Dockerfiles that
+  exist; each service's image (services/<service>/Dockerfile, built with the repository
+  root as context) is multi-stage, runs as a non-root user and copies only paths that
+  exist in that context.
 """
 
 import argparse
+import itertools
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +37,7 @@ import yaml
 DEPLOY = Path(__file__).resolve().parent.parent
 K8S = DEPLOY / "k8s"
 OVERLAYS = ("dev", "prod")
+COMPONENTS = K8S / "components"
 KUBERNETES_VERSION = "1.33.0"
 SERVICES = ("ingest", "classifier", "router", "sla-monitor")
 RULES_SOURCE = DEPLOY / "monitoring" / "triage-alerts.rules.yaml"
@@ -52,6 +58,32 @@ def render(overlay: Path) -> list[dict[str, Any]]:
     if built.returncode != 0:
         raise RuntimeError(f"kubectl kustomize {overlay} failed: {built.stderr.strip()}")
     return [doc for doc in yaml.safe_load_all(built.stdout) if doc]
+
+
+def components() -> list[Path]:
+    """Every Kustomize component under deploy/k8s/components/."""
+    return sorted(path.parent for path in COMPONENTS.glob("*/kustomization.yaml"))
+
+
+def component_sets() -> list[tuple[Path, ...]]:
+    """Every combination of the components, from none to all of them."""
+    found = components()
+    return [combo for size in range(len(found) + 1) for combo in itertools.combinations(found, size)]
+
+
+def render_with(composed: Sequence[Path]) -> list[dict[str, Any]]:
+    """The base with ``composed`` components, built from a throwaway kustomization."""
+    with tempfile.TemporaryDirectory(prefix="deploy-check-") as directory:
+        # Kustomize refuses absolute paths to a base or a component; relative ones may
+        # leave the kustomization's directory.
+        kustomization = {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": [os.path.relpath(K8S / "base", directory)],
+            "components": [os.path.relpath(component, directory) for component in composed],
+        }
+        (Path(directory) / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
+        return render(Path(directory))
 
 
 def crd_schemas() -> dict[str, dict[str, Any]]:
@@ -174,10 +206,57 @@ def check_policy_copy() -> list[str]:
 
 
 def check_compose() -> list[str]:
-    parsed = run(["docker-compose", "-f", str(DEPLOY / "compose.yaml"), "config", "-q"])
+    compose = DEPLOY / "compose.yaml"
+    parsed = run(["docker-compose", "-f", str(compose), "config", "-q"])
     if parsed.returncode != 0:
         return [f"deploy/compose.yaml: {parsed.stderr.strip()}"]
-    return []
+    problems = []
+    for name, service in yaml.safe_load(compose.read_text())["services"].items():
+        build = service.get("build")
+        if isinstance(build, dict):
+            dockerfile = compose.parent / build.get("context", ".") / build.get("dockerfile", "Dockerfile")
+            if not dockerfile.is_file():
+                problems.append(f"deploy/compose.yaml: service {name} builds from missing {dockerfile.resolve()}")
+    return problems
+
+
+def dockerfile_instructions(path: Path) -> list[str]:
+    """The Dockerfile's instructions, continuation lines joined, comments dropped."""
+    instructions: list[str] = []
+    pending = ""
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):  # comments may also sit inside a continued instruction
+            continue
+        pending += line.removesuffix("\\").strip() + " "
+        if not line.endswith("\\"):
+            instructions.append(pending.strip())
+            pending = ""
+    if pending:
+        instructions.append(pending.strip())
+    return instructions
+
+
+def check_copy_sources(path: Path, context: Path) -> list[str]:
+    """COPY and ADD sources of the build context (not ``--from`` a stage) that do not exist."""
+    problems = []
+    for instruction in dockerfile_instructions(path):
+        keyword, _, rest = instruction.partition(" ")
+        if keyword.upper() not in ("COPY", "ADD") or rest.lstrip().startswith("["):
+            continue
+        words = rest.split()
+        flags = [word for word in words if word.startswith("--")]
+        if any(flag.startswith("--from=") for flag in flags):
+            continue
+        sources = [word for word in words if not word.startswith("--")][:-1]
+        for source in sources:
+            if "://" in source:
+                continue
+            if source.startswith("/") or ".." in Path(source).parts:
+                problems.append(f"{keyword.upper()} {source}: outside the build context")
+            elif source.rstrip("/") not in ("", ".") and not any(context.glob(source.rstrip("/"))):
+                problems.append(f"{keyword.upper()} {source}: not in the build context {context}")
+    return problems
 
 
 def check_dockerfile(path: Path) -> list[str]:
@@ -197,6 +276,17 @@ def check_dockerfile(path: Path) -> list[str]:
     return [f"{path.relative_to(DEPLOY.parent)}: {problem}" for problem in problems]
 
 
+def check_rendered(label: str, docs: list[dict[str, Any]], crds: dict[str, dict[str, Any]]) -> list[str]:
+    """Schema, pod-security and routing-policy problems of one rendered kustomization."""
+    kinds = sorted({doc["kind"] for doc in docs})
+    print(f"{label}: {len(docs)} manifests ({', '.join(kinds)})")
+    problems: list[str] = []
+    for doc in docs:
+        problems += validate_manifest(doc, crds) + check_pod_security(doc)
+    problems += check_policy(docs)
+    return [f"[{label}] {problem}" for problem in problems]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -214,21 +304,26 @@ def main(argv: list[str] | None = None) -> int:
     crds = crd_schemas()
     for name in OVERLAYS:
         try:
-            docs = render(K8S / "overlays" / name)
+            problems += check_rendered(f"overlay {name}", render(K8S / "overlays" / name), crds)
         except RuntimeError as error:
             problems.append(str(error))
-            continue
-        kinds = sorted({doc["kind"] for doc in docs})
-        print(f"overlay {name}: {len(docs)} manifests ({', '.join(kinds)})")
-        for doc in docs:
-            problems += [f"[{name}] {p}" for p in validate_manifest(doc, crds) + check_pod_security(doc)]
-        problems += [f"[{name}] {p}" for p in check_policy(docs)]
+    for composed in component_sets():
+        label = " + ".join(["base", *(component.name for component in composed)])
+        try:
+            problems += check_rendered(label, render_with(composed), crds)
+        except RuntimeError as error:
+            problems.append(f"[{label}] {error}")
     problems += check_rules()
     problems += check_policy_copy()
     problems += check_compose()
     for service in SERVICES:
-        dockerfile = DEPLOY / "images" / f"{service}.Dockerfile"
-        problems += check_dockerfile(dockerfile) if dockerfile.exists() else [f"missing {dockerfile.name}"]
+        dockerfile = DEPLOY.parent / "services" / service / "Dockerfile"
+        where = dockerfile.relative_to(DEPLOY.parent)
+        if not dockerfile.exists():
+            problems.append(f"missing {where}")
+            continue
+        problems += check_dockerfile(dockerfile)
+        problems += [f"{where}: {problem}" for problem in check_copy_sources(dockerfile, DEPLOY.parent)]
     for problem in problems:
         print(f"FAIL {problem}")
     print("deploy-check: " + ("ok" if not problems else f"{len(problems)} problem(s)"))

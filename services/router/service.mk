@@ -5,6 +5,6 @@ router-check-policy:  ## validate the shipped router policies
 	$(BIN)/triage-router check-policy services/router/src/triage_router/policies/demo.yaml
 
 .PHONY: bench-router
-bench-router:  ## routing decisions per second and peak memory, offline
-	$(BIN)/python services/router/bench_router.py 20000
+bench-router: venv ## routing decisions per second and peak memory, offline
+	$(BIN)/triage-router bench --count 20000
 BENCHES += bench-router

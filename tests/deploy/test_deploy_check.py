@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from deploy.checks import deploy_check
 
@@ -110,3 +111,71 @@ def test_a_drifted_policy_copy_is_reported(tmp_path: Path, monkeypatch: pytest.M
     assert "make deploy-rules" in problem
     copy.write_text(deploy_check.ROUTER_DEFAULT_POLICY.read_text())
     assert deploy_check.check_policy_copy() == []
+
+
+def test_copy_sources_must_be_in_the_build_context(tmp_path: Path) -> None:
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "runtime").mkdir()
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        "FROM python:3.11-slim AS build\n"
+        "COPY schemas/ schemas/\n"
+        "# a comment\n"
+        "COPY --chown=10001:10001 runtime/ \\\n"
+        "     services/gone/ /src/\n"
+        "COPY ../outside /x\n"
+        "FROM python:3.11-slim\n"
+        "COPY --from=build /wheels /wheels\n"
+    )
+    problems = deploy_check.check_copy_sources(dockerfile, tmp_path)
+    assert len(problems) == 2, problems
+    assert any("services/gone/" in p and "not in the build context" in p for p in problems)
+    assert any("../outside" in p and "outside the build context" in p for p in problems)
+
+
+def test_each_service_image_is_built_from_its_own_folder() -> None:
+    repo = deploy_check.DEPLOY.parent
+    for service in deploy_check.SERVICES:
+        dockerfile = repo / "services" / service / "Dockerfile"
+        assert deploy_check.check_dockerfile(dockerfile) == []
+        assert deploy_check.check_copy_sources(dockerfile, repo) == []
+    compose = yaml.safe_load((deploy_check.DEPLOY / "compose.yaml").read_text())
+    built = {s["build"]["dockerfile"] for s in compose["services"].values() if "build" in s}
+    assert built == {f"services/{service}/Dockerfile" for service in deploy_check.SERVICES}
+
+
+def test_the_base_builds_with_any_combination_of_components() -> None:
+    found = deploy_check.components()
+    assert found, "no components under deploy/k8s/components/"
+    for component in found:
+        assert yaml.safe_load((component / "kustomization.yaml").read_text())["kind"] == "Component"
+    combinations = deploy_check.component_sets()
+    assert len(combinations) == 2 ** len(found)
+
+    def named(docs: list[dict[str, Any]]) -> set[tuple[str, str]]:
+        # A component may change a generated ConfigMap, and so its hashed name.
+        return {(d["kind"], d["metadata"]["name"]) for d in docs if d["kind"] != "ConfigMap"}
+
+    base = named(deploy_check.render_with(()))
+    for combination in combinations:
+        assert base <= named(deploy_check.render_with(combination)), combination
+
+
+def test_prod_services_authenticate_to_kafka_and_keda_as_their_own_user() -> None:
+    docs = deploy_check.render(deploy_check.K8S / "overlays" / "prod")
+    by_kind: dict[str, dict[str, dict[str, Any]]] = {}
+    for doc in docs:
+        by_kind.setdefault(doc["kind"], {})[doc["metadata"]["name"]] = doc
+    assert len(by_kind["Deployment"]) == len(deploy_check.SERVICES)
+    for name, deployment in by_kind["Deployment"].items():
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        assert env["TRIAGE_KAFKA_SASL_USERNAME"] == {"name": "TRIAGE_KAFKA_SASL_USERNAME", "value": name}
+        assert env["TRIAGE_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == name
+        assert name in by_kind["KafkaUser"]
+        [trigger] = by_kind["ScaledObject"][name]["spec"]["triggers"]
+        assert trigger["metadata"]["sasl"] == "scram_sha512"
+        auth = by_kind["TriggerAuthentication"][trigger["authenticationRef"]["name"]]["spec"]
+        assert auth["env"][0]["containerName"] == container["name"]
+        password = next(ref for ref in auth["secretTargetRef"] if ref["parameter"] == "password")
+        assert password["name"] == name

@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("file", type=Path)
     route_cmd = sub.add_parser("route", help="route classified JSON lines from stdin to stdout")
     route_cmd.add_argument("--policy", type=Path, default=DEFAULT_POLICY, help="policy file (default: shipped)")
+    bench_cmd = sub.add_parser("bench", help="routing decisions per second and peak RSS, offline")
+    bench_cmd.add_argument("--count", type=int, default=20_000, help="synthetic classified messages to route")
+    bench_cmd.add_argument("--policy", type=Path, default=DEFAULT_POLICY, help="policy file (default: shipped)")
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -60,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "route":
             policy = load_policy(args.policy)
             return exit_status(COMMAND, route_lines(policy, sys.stdin, sys.stdout, sys.stderr), sys.stderr)
+        if args.command == "bench":
+            from triage_router.bench import run
+
+            return run(args.count, args.policy)
     except PolicyError as error:
         print(error, file=sys.stderr)
         return 1

@@ -1,14 +1,17 @@
-"""Routing throughput of the decision logic on synthetic classified messages.
+"""``triage-router bench``: routing throughput of the decision logic, offline.
 
-Usage: python services/router/bench_router.py [COUNT]; prints messages per second and peak RSS.
+Routes synthetic classified messages with a policy (the shipped default unless told) and
+prints messages per second, JSON encoding of the routed record included, and peak RSS.
+No Kafka: the figures are the decision logic's, not the broker's.
 """
 
 import resource
-import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
-from triage_router.policy import DEFAULT_POLICY, load_policy
+from triage_router.policy import RoutingPolicy, load_policy
 from triage_router.routing import route
 from triage_schemas.enums import IssueType
 from triage_schemas.records import ClassifiedMessage
@@ -35,7 +38,18 @@ TEXTS = [
 ]
 
 
+@dataclass(frozen=True)
+class Throughput:
+    messages: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.messages / self.seconds if self.seconds > 0 else float("inf")
+
+
 def messages(count: int) -> list[ClassifiedMessage]:
+    """``count`` classified messages cycling through every issue type, channel and text."""
     now = datetime.now(UTC)
     types = list(IssueType)
     result = []
@@ -70,18 +84,25 @@ def messages(count: int) -> list[ClassifiedMessage]:
     return result
 
 
-def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
-    policy = load_policy(DEFAULT_POLICY)
-    batch = messages(count)
+def measure(policy: RoutingPolicy, batch: list[ClassifiedMessage]) -> Throughput:
+    """Route every message of ``batch`` and encode the routed record, timed."""
     start = time.perf_counter()
     for message in batch:
         route(message, policy).model_dump_json()
-    elapsed = time.perf_counter() - start
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"router: routed {count} messages in {elapsed:.2f}s = {count / elapsed:,.0f} msg/s (incl. JSON encoding)")
-    print(f"router: peak RSS {rss_mb:.0f} MiB")
+    return Throughput(len(batch), time.perf_counter() - start)
 
 
-if __name__ == "__main__":
-    main()
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run(count: int, policy_path: Path) -> int:
+    """The ``bench`` subcommand: route ``count`` synthetic messages, print the figures."""
+    policy = load_policy(policy_path)
+    figure = measure(policy, messages(count))
+    print(
+        f"router: routed {figure.messages} messages in {figure.seconds:.2f}s"
+        f" = {figure.per_second:,.0f} msg/s (incl. JSON encoding)"
+    )
+    print(f"router: peak RSS {peak_rss_mib():.0f} MiB")
+    return 0
