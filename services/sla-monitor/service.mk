@@ -3,4 +3,4 @@
 BENCHES += bench-sla
 
 bench-sla: ## SLA monitor: resident memory and timer accuracy with 1,000,000 open clocks
-	$(BIN)/python -m triage_sla_monitor.bench
+	$(BIN)/triage-sla-monitor bench

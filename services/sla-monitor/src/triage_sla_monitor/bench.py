@@ -71,13 +71,13 @@ async def run(clocks: int, window: float, tick: float, seed: int) -> int:
     return 0 if ok else 1
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description="SLA monitor clock store benchmark")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="triage-sla-monitor bench", description="SLA monitor clock store benchmark")
     parser.add_argument("--clocks", type=int, default=1_000_000)
     parser.add_argument("--window", type=float, default=10.0, help="seconds during which alerts fall due")
     parser.add_argument("--tick", type=float, default=0.25, help="timer tick, as TRIAGE_SLA_MONITOR_TICK_SECONDS")
     parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     return asyncio.run(run(args.clocks, args.window, args.tick, args.seed))
 
 

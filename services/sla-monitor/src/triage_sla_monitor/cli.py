@@ -40,7 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     cp = sub.add_parser("compare", help="per-lane differences between two replay summaries (--summary-json files)")
     cp.add_argument("a", type=Path, help="summary of policy A")
     cp.add_argument("b", type=Path, help="summary of policy B")
-    args = parser.parse_args(argv)
+    sub.add_parser("bench", help="resident memory and timer accuracy with many open clocks (--help for options)")
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "bench":
+        from triage_sla_monitor import bench
+
+        return bench.main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "serve":
         from triage_sla_monitor.app import build
         from triage_sla_monitor.config import SlaMonitorSettings
