@@ -39,7 +39,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any, cast
 
 import pytest
@@ -70,7 +69,7 @@ from triage_classifier.classify import Classifier
 from triage_classifier.config import ClassifierSettings
 from triage_ingest.app import IngestStep, ingest_stage
 from triage_ingest.config import IngestSettings
-from triage_router.app import _counted as router_counted
+from triage_router.app import RouterStep
 from triage_router.config import RouterSettings
 from triage_router.policy import DEFAULT_POLICY, load_policy
 from triage_runtime.delivery import (
@@ -406,7 +405,7 @@ POLICY = load_policy(DEFAULT_POLICY)
 def router_stage() -> tuple[Stage, ProcessBatch]:
     """As ``triage_router.app.build`` wires it, with the shipped policy."""
     stage = Stage("router", cast(Any, RecordingBroker()), ROUTER.topics.dlq, LOGGER)
-    return stage, one_at_a_time(partial(router_counted, POLICY, ROUTER.topics.routed))
+    return stage, RouterStep(POLICY, ROUTER.topics, None).process
 
 
 @FUZZ

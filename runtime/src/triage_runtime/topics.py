@@ -28,6 +28,9 @@ class TopicSettings(BaseSettings):
         default="social.ingest-seen",
         description="compacted log of the message ids ingest has published, so its dedupe survives restarts",
     )
+    agents: str = Field(
+        default="social.agents", description="compacted agent roster: teams, skills, languages, capacity, status"
+    )
     partitions: int = Field(default=6, ge=1, description="partitions of every topic")
     replication_factor: int = Field(default=1, ge=1, description="replicas of every topic")
 
@@ -43,16 +46,18 @@ class TopicSettings(BaseSettings):
             "dlq": self.dlq,
             "sla_state": self.sla_state,
             "ingest_seen": self.ingest_seen,
+            "agents": self.agents,
         }
 
     def compacted(self) -> set[str]:
         """Topics whose latest record per key is all that matters."""
-        return {self.sla_state, self.ingest_seen}
+        return {self.sla_state, self.ingest_seen, self.agents}
 
     def topic_configs(self) -> dict[str, dict[str, str]]:
         """Configuration a topic is created with, where it differs from the broker's defaults."""
         return {
             self.sla_state: {"cleanup.policy": "compact"},
+            self.agents: {"cleanup.policy": "compact"},
             # Seen ids matter only within ingest's dedupe window (24 h by default): keep a
             # week, so the log stays bounded while any sane window still finds its ids.
             self.ingest_seen: {"cleanup.policy": "compact,delete", "retention.ms": str(7 * 86_400_000)},

@@ -90,6 +90,18 @@ class ConversationEventType(StrEnum):
     RESOLVED = "resolved"
     REOPENED = "reopened"
     ASSIGNED = "assigned"
+    UNASSIGNED = "unassigned"
+
+
+class AgentStatus(StrEnum):
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+class AssignStrategy(StrEnum):
+    LEAST_LOADED = "least_loaded"
+    ROUND_ROBIN = "round_robin"
 
 
 class AlertKind(StrEnum):

@@ -22,6 +22,7 @@ from pydantic import (
 
 from triage_schemas.enums import (
     ActorKind,
+    AgentStatus,
     AlertKind,
     Channel,
     ConversationEventType,
@@ -166,6 +167,9 @@ class Classification(BaseModel):
     scores: dict[IssueType, float] = Field(description="every issue type's probability")
     reasons: list[str] = Field(default_factory=list, description="guardrails that fired")
     model_version: NonEmptyStr
+    language: str | None = Field(
+        default=None, max_length=35, description="BCP 47 language of the text, when identified; null = unknown"
+    )
 
 
 class ClassifiedMessage(MessageFields):
@@ -200,12 +204,32 @@ class Routing(BaseModel):
     template_id: str | None = None
     policy_version: NonEmptyStr
     reasons: list[str] = Field(default_factory=list)
+    escalate_to: str | None = Field(default=None, description="the leadership contact of a tier 2 conversation")
+    agent_id: str | None = Field(
+        default=None, max_length=512, description="the person who owns the conversation; null = waiting or no roster"
+    )
+    queued_reason: str | None = Field(default=None, description="why no agent took it yet (with agent_id null)")
 
 
 class RoutedMessage(MessageFields):
     record_type: Literal["routed"] = "routed"
     classification: Classification
     routing: Routing
+
+
+class Need(BaseModel):
+    """What a conversation needs of an agent, carried by assignment events so every
+    router replica can place it again (the team queue, an agent going offline)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    team: NonEmptyStr
+    lane: Lane
+    issue_type: IssueType
+    priority: Priority
+    language: str | None = Field(default=None, max_length=35)
+    customer: str | None = Field(default=None, max_length=1100, description="platform:author id, for stickiness")
+    since: UtcDatetime = Field(description="when the conversation started waiting for an agent")
 
 
 class ConversationEvent(Record):
@@ -215,6 +239,11 @@ class ConversationEvent(Record):
     type: ConversationEventType
     at: UtcDatetime
     actor: str | None = None
+    agent_id: str | None = Field(default=None, max_length=512, description="assigned: who; unassigned: who left it")
+    reason: str | None = Field(default=None, max_length=2000, description="why it was assigned or unassigned")
+    need: Need | None = Field(
+        default=None, description="assigned/unassigned by the router: what the conversation needs"
+    )
     actor_kind: ActorKind | None = Field(
         default=None,
         description="human or automation (a bot, an auto-acknowledgement); absent means human. "
@@ -222,6 +251,24 @@ class ConversationEvent(Record):
     )
     platform: Platform | None = None
     message_id: str | None = Field(default=None, description="the brand message that caused it, when one did")
+
+
+class Agent(Record):
+    """An agent on the roster (``social.agents``, compacted, keyed by ``agent_id``)."""
+
+    record_type: Literal["agent"] = "agent"
+    agent_id: Id
+    name: NonEmptyStr
+    teams: list[NonEmptyStr] = Field(min_length=1, description="teams whose conversations the agent takes")
+    skills: list[NonEmptyStr] = Field(
+        default_factory=list, description="issue types and lanes the agent may take; empty = any"
+    )
+    languages: list[NonEmptyStr] = Field(
+        default_factory=list, description="languages the agent answers in; empty = any"
+    )
+    capacity: int = Field(ge=0, le=10_000, description="open conversations at once")
+    status: AgentStatus
+    updated_at: UtcDatetime
 
 
 class SlaAlert(Record):
@@ -260,7 +307,7 @@ class DeadLetter(Record):
 
 
 AnyRecord = Annotated[
-    RawEnvelope | SocialMessage | ClassifiedMessage | RoutedMessage | ConversationEvent | SlaAlert | DeadLetter,
+    RawEnvelope | SocialMessage | ClassifiedMessage | RoutedMessage | ConversationEvent | SlaAlert | DeadLetter | Agent,
     Field(discriminator="record_type"),
 ]
 
@@ -274,6 +321,7 @@ RECORD_MODELS: dict[str, type[Record]] = {
     "conversation_event": ConversationEvent,
     "sla_alert": SlaAlert,
     "dead_letter": DeadLetter,
+    "agent": Agent,
 }
 
 

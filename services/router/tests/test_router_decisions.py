@@ -77,10 +77,17 @@ TRIGGER_TABLE = [
 
 @pytest.mark.parametrize(("issue_type", "text", "tier", "trigger", "owner"), TRIGGER_TABLE)
 def test_escalation_triggers(issue_type: str, text: str, tier: int, trigger: str, owner: str) -> None:
-    routing = route(message(issue_type, text), POLICY).routing
+    routed = route(message(issue_type, text), POLICY)
+    routing = routed.routing
     assert int(routing.tier) == tier
-    assert routing.owner == owner
-    assert routing.team == POLICY.team_of(owner)
+    if tier == 2:
+        # leadership is told; the specialist (or the lane's team) keeps the conversation
+        rule = POLICY.issue_types[routed.classification.issue_type]
+        keeper = rule.specialist or POLICY.lanes[routed.classification.lane].team
+        assert (routing.escalate_to, routing.owner) == (owner, keeper)
+    else:
+        assert (routing.escalate_to, routing.owner) == (None, owner)
+    assert routing.team == POLICY.team_of(routing.owner)
     assert any(f"trigger {trigger}" in reason for reason in routing.reasons)
 
 
@@ -120,7 +127,10 @@ def test_large_audience_p1_in_public_needs_leadership(
     routing = route(msg, POLICY).routing
     assert int(routing.tier) == tier
     if tier == 2:
-        assert routing.owner == "care-lead"
+        assert routing.escalate_to == "care-lead"
+        assert routing.owner == "security-oncall"  # the account-compromise specialist keeps it
+    else:
+        assert routing.escalate_to is None
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from triage_schemas.business_time import Calendar
-from triage_schemas.enums import Channel, IssueType, Lane, Priority, ReplyMode, Tier
+from triage_schemas.enums import AssignStrategy, Channel, IssueType, Lane, Priority, ReplyMode, Tier
 from triage_schemas.policy import CalendarSpec, SlaPolicy
 
 DEFAULT_POLICY = Path(__file__).parent / "policies" / "default.yaml"
@@ -125,6 +125,26 @@ class Strict(BaseModel):
 class Team(Strict):
     members: list[str] = Field(default_factory=list, description="owners that belong to the team")
     calendar: str | None = Field(default=None, description="the team's open hours (under calendars); none = 24/7")
+    strategy: AssignStrategy = Field(
+        default=AssignStrategy.LEAST_LOADED, description="how the team's conversations are spread over its agents"
+    )
+
+
+class AssignmentRules(Strict):
+    """How conversations are given to agents (used when a roster is published)."""
+
+    sticky_days: float = Field(
+        default=7, ge=0, description="a customer who returns within this many days goes back to their last agent"
+    )
+    reassign_priorities: list[Priority] = Field(
+        default_factory=lambda: [Priority.P1, Priority.P2],
+        description="an agent going offline or away hands these conversations back to assignment",
+    )
+    correction_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="an agent over capacity gives back assignments this recent (two replicas picked them at once)",
+    )
 
 
 class LaneRule(Strict):
@@ -199,6 +219,7 @@ class RoutingPolicy(Strict):
     public_channels: list[Channel] = Field(default_factory=lambda: [Channel.PUBLIC_COMMENT, Channel.MENTION])
     pii_in_public_switches_to_dm: bool = True
     keyword_scan_chars: int = Field(default=20_000, ge=1, description="only this much text is scanned")
+    assignment: AssignmentRules = Field(default_factory=AssignmentRules)
     sla: SlaPolicy
     _calendars: dict[str, Calendar] = PrivateAttr(default_factory=dict)
 

@@ -116,14 +116,23 @@ def route(message: ClassifiedMessage, policy: RoutingPolicy) -> RoutedMessage:
         reasons.append(f"internal alert: {c.issue_type} needs one alongside the reply")
 
     escalated_owner = False
+    escalate_to: str | None = None
     if rule.escalate:
         for match in fired_triggers(message, policy):
             trigger = match.trigger
             reasons.append(f"tier {int(trigger.tier)}: trigger {trigger.id} ({match.because})")
+            if trigger.tier == Tier.LEADERSHIP:
+                # Leadership is told, the specialist keeps the work: replacing the owner
+                # lost the person who can actually fix it. The first listed contact wins.
+                tier = Tier.LEADERSHIP
+                if escalate_to is None and trigger.owner is not None:
+                    escalate_to = trigger.owner
+                    reasons.append(f"tier 2: escalate to {escalate_to}; {owner} keeps the conversation")
+                continue
             # The highest tier decides; among equals the first listed trigger
             # keeps the owner, so the policy's order is its precedence.
             if trigger.tier > tier or (trigger.tier == tier and not escalated_owner):
-                tier = trigger.tier
+                tier = max(tier, trigger.tier)
                 if trigger.owner is not None:
                     owner = trigger.owner
                     escalated_owner = True
@@ -143,6 +152,7 @@ def route(message: ClassifiedMessage, policy: RoutingPolicy) -> RoutedMessage:
         template_id=rule.template,
         policy_version=policy.version,
         reasons=reasons,
+        escalate_to=escalate_to,
     )
     # Both parts are validated already (the classified message as it was read, the routing
     # as it was built): re-validating the whole message per record was a third of the cost.

@@ -23,6 +23,7 @@ FACTS: dict[ConversationEventType, Facts | None] = {
     ConversationEventType.RESOLVED: Facts.RESOLVE,
     ConversationEventType.REOPENED: Facts.REOPEN,
     ConversationEventType.ASSIGNED: None,  # changes who is on it, not the clock
+    ConversationEventType.UNASSIGNED: None,
 }
 
 SEVERITY = {
