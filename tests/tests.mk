@@ -1,5 +1,8 @@
 # Cross-service suites and benchmarks (included by the root Makefile).
-.PHONY: fuzz chaos bench-pipeline
+.PHONY: fuzz chaos bench-pipeline test-handlers
+
+test-handlers: venv kafka-up ## every service's handler cases twice: in memory (TestKafkaBroker) and on the local broker
+	$(BIN)/pytest tests/handlers $(PYTEST_ARGS)
 
 fuzz: venv ## the fuzz suite at full size: 10,000 generated hostile inputs per offline command and per stage; prints the counts
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/fuzz -q -s -p no:cacheprovider --timeout 0

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import STAGES
 from tests.harness import VENV_BIN, KafkaHarness, topic_env
 
 pytestmark = pytest.mark.kafka
@@ -64,11 +65,22 @@ async def _until_breach_then_ctrl_c(runner: asyncio.subprocess.Process, run_dir:
     except TimeoutError:
         raise AssertionError("no routed message and breach within the time limit:\n" + "".join(seen[-30:])) from None
     output = "".join(seen)
-    for stage in ("ingest", "classifier", "router", "sla-monitor"):
-        assert f"{stage}" in output and "http://127.0.0.1:" in output
-    assert "/wait-times" in output
     pids = {p.stem: int(p.read_text()) for p in (run_dir / "pids").glob("*.pid")}
-    assert set(pids) == {"ingest", "classifier", "router", "sla-monitor", "demo"}
+    assert set(pids) == {*STAGES, "demo"}
+    # Each stage's own ready line: its pid and its metrics URL on its port (port base + its
+    # place in the order); one stage missing or wrong fails with its name.
+    ready = {
+        match["stage"]: (int(match["pid"]), int(match["port"]))
+        for match in re.finditer(r"^✓ (?P<stage>[\w-]+) +pid (?P<pid>\d+) +http://127\.0\.0\.1:(?P<port>\d+)/metrics$",
+                                 output, re.MULTILINE)
+    }  # fmt: skip
+    wrong = {
+        stage: ready.get(stage, "no ready line")
+        for n, stage in enumerate(STAGES)
+        if ready.get(stage) != (pids.get(stage), port_base + n)
+    }
+    assert wrong == {}, f"stages without their ready line and metrics URL: {wrong}\n{output}"
+    assert f"wait times: http://127.0.0.1:{port_base + STAGES.index('sla-monitor')}/wait-times" in output
 
     runner.send_signal(signal.SIGINT)  # what Ctrl-C sends
     rest, _ = await asyncio.wait_for(runner.communicate(), 90)
