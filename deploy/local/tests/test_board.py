@@ -2,9 +2,12 @@
 
 from datetime import timedelta
 
+from rich.console import Console
+
 from tests.sla_records import T0, event, routed
 from triage_local.board import Board
-from triage_schemas import ConversationEvent, Lane, RoutedMessage, SlaAlert
+from triage_local.view import render
+from triage_schemas import Agent, ConversationEvent, Lane, RoutedMessage, SlaAlert
 
 
 def _routed(cid: str, seconds: float, **kw: object) -> RoutedMessage:
@@ -70,3 +73,37 @@ def test_a_follow_up_keeps_the_first_clock_and_late_answers_are_marked() -> None
     board.add_event(_reply("y", 120))
     assert board.state_of("y") == "answered late"
     assert board.first_responses[Lane.SUPPORT] == [120]
+
+
+def _agent(agent_id: str, status: str = "online", capacity: int = 2) -> Agent:
+    fields = {"agent_id": agent_id, "name": agent_id.title(), "teams": ["support"], "capacity": capacity}
+    return Agent.model_validate({**fields, "status": status, "updated_at": T0})
+
+
+def _assignment(cid: str, kind: str, agent_id: str | None, seconds: float) -> ConversationEvent:
+    need = {"team": "support", "lane": "support", "issue_type": "payment_issue", "priority": "P2",
+            "since": T0.isoformat()}  # fmt: skip
+    return ConversationEvent.model_validate(
+        {**event(cid, kind, seconds), "agent_id": agent_id, "need": need, "event_id": f"{kind}:{cid}:{seconds}"}
+    )
+
+
+def test_agents_show_their_open_conversations_and_the_queue_its_waiting_ones() -> None:
+    board = Board()
+    board.add_agent(_agent("ana"))
+    board.add_agent(_agent("bo", status="away"))
+    board.add_event(_assignment("a", "assigned", "ana", 1))
+    board.add_event(_assignment("b", "assigned", "ana", 2))
+    board.add_event(_assignment("c", "unassigned", None, 3))
+    assert board.agents["ana"].open == {"a", "b"} and board.queues() == {"support": 1}
+
+    board.add_event(ConversationEvent.model_validate(event("a", "resolved", 10)))
+    board.add_event(_assignment("c", "assigned", "ana", 11))  # the queue's head takes the freed slot
+    board.add_agent(_agent("ana", capacity=3))  # a roster update keeps what she holds
+    assert board.agents["ana"].open == {"b", "c"} and board.queues() == {}
+    assert board.agents["ana"].capacity == 3 and board.agents["bo"].status == "away"
+
+    frame = Console(width=140, record=True)
+    frame.print(render(board, T0))
+    text = frame.export_text()
+    assert "Agents" in text and "2 / 3" in text and "nobody waiting for an agent" in text

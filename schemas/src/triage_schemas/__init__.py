@@ -4,6 +4,7 @@
 
 from triage_schemas.enums import (
     ActorKind,
+    AgentStatus,
     AlertKind,
     Channel,
     ConversationEventType,
@@ -21,6 +22,7 @@ from triage_schemas.enums import (
 )
 from triage_schemas.records import (
     SCHEMA_VERSION,
+    Agent,
     AnyRecord,
     Author,
     Classification,
@@ -39,6 +41,8 @@ from triage_schemas.records import (
 __all__ = [
     "SCHEMA_VERSION",
     "ActorKind",
+    "Agent",
+    "AgentStatus",
     "AlertKind",
     "AnyRecord",
     "Author",

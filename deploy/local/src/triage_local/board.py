@@ -10,6 +10,7 @@ from datetime import datetime
 from statistics import median
 
 from triage_schemas import (
+    Agent,
     AlertKind,
     ConversationEvent,
     ConversationEventType,
@@ -51,6 +52,19 @@ class MessageRow:
     issue_type: str
     owner: str
     tier: int
+    agent: str = ""
+
+
+@dataclass
+class AgentRow:
+    """An agent as the roster and the assignment events show them."""
+
+    agent_id: str
+    name: str
+    status: str
+    capacity: int
+    teams: list[str]
+    open: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,16 @@ class Board:
     breaches: dict[Lane, int] = field(default_factory=dict)
     early_replies: dict[str, datetime] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=lambda: {"routed": 0, "replies": 0, "alerts": 0})
+    agents: dict[str, AgentRow] = field(default_factory=dict)
+    holder: dict[str, str] = field(default_factory=dict)
+    waiting: dict[str, str] = field(default_factory=dict)  # conversation -> team
+
+    def add_agent(self, agent: Agent) -> None:
+        row = self.agents.get(agent.agent_id)
+        open_now = row.open if row is not None else set()
+        self.agents[agent.agent_id] = AgentRow(
+            agent.agent_id, agent.name, str(agent.status), agent.capacity, list(agent.teams), open_now
+        )
 
     def add_routed(self, message: RoutedMessage) -> None:
         self.counts["routed"] += 1
@@ -85,6 +109,7 @@ class Board:
                 issue_type=classification.issue_type.value,
                 owner=routing.owner,
                 tier=int(routing.tier),
+                agent=routing.agent_id or ("queued" if routing.queued_reason else ""),
             )
         )
         while len(self.recent) > self.recent_size:
@@ -111,6 +136,32 @@ class Board:
                 self._answer(conversation, event.at)
         elif event.type is ConversationEventType.RESOLVED and conversation is not None:
             conversation.resolved = True
+        if event.type in (
+            ConversationEventType.ASSIGNED,
+            ConversationEventType.UNASSIGNED,
+            ConversationEventType.RESOLVED,
+        ):
+            self._track_assignment(event)
+
+    def _track_assignment(self, event: ConversationEvent) -> None:
+        conversation = event.conversation_id
+        previous = self.holder.pop(conversation, None)
+        if previous is not None and previous in self.agents:
+            self.agents[previous].open.discard(conversation)
+        self.waiting.pop(conversation, None)
+        if event.type is ConversationEventType.ASSIGNED and event.agent_id is not None:
+            self.holder[conversation] = event.agent_id
+            if event.agent_id in self.agents:
+                self.agents[event.agent_id].open.add(conversation)
+        elif event.type is ConversationEventType.UNASSIGNED and event.need is not None:
+            self.waiting[conversation] = event.need.team
+
+    def queues(self) -> dict[str, int]:
+        """Conversations waiting for an agent, per team."""
+        counts: dict[str, int] = {}
+        for team in self.waiting.values():
+            counts[team] = counts.get(team, 0) + 1
+        return counts
 
     def add_alert(self, alert: SlaAlert) -> None:
         self.counts["alerts"] += 1

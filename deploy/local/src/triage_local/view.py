@@ -2,6 +2,7 @@
 and per lane. ``follow`` reads the output topics; ``render`` draws one frame."""
 
 import asyncio
+import contextlib
 import json
 import sys
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from rich.text import Text
 from triage_local.board import Board
 from triage_runtime.kafka import KafkaSettings
 from triage_runtime.topics import TopicSettings
-from triage_schemas import ConversationEvent, RoutedMessage, SlaAlert, parse_record
+from triage_schemas import Agent, ConversationEvent, RoutedMessage, SlaAlert, parse_record
 
 STATE_STYLE = {
     "running": "cyan",
@@ -43,7 +44,7 @@ def _duration(seconds: float | None) -> str:
 
 def render(board: Board, now: datetime, footer: str = "") -> Group:
     messages = Table(title="Latest messages", expand=True)
-    for column in ("time", "platform", "lane", "priority", "issue type", "owner", "tier", "clock"):
+    for column in ("time", "platform", "lane", "priority", "issue type", "owner", "tier", "agent", "clock"):
         messages.add_column(column)
     for row in board.recent:
         state = board.state_of(row.conversation_id)
@@ -55,6 +56,7 @@ def render(board: Board, now: datetime, footer: str = "") -> Group:
             row.issue_type,
             row.owner,
             str(row.tier),
+            Text(row.agent, style="dim" if row.agent == "queued" else ""),
             Text(state, style=STATE_STYLE.get(state, "")),
         )
     lanes = Table(title="Lanes", expand=True)
@@ -68,9 +70,23 @@ def render(board: Board, now: datetime, footer: str = "") -> Group:
             _duration(summary.median_first_response_seconds),
             Text(str(summary.breaches), style="bold red" if summary.breaches else ""),
         )
+    agents = Table(title="Agents", expand=True)
+    for column in ("agent", "status", "teams", "open / capacity"):
+        agents.add_column(column)
+    for agent in sorted(board.agents.values(), key=lambda a: a.agent_id):
+        full = len(agent.open) >= agent.capacity
+        agents.add_row(
+            agent.name,
+            Text(agent.status, style={"online": "green", "away": "yellow"}.get(agent.status, "dim")),
+            ", ".join(agent.teams),
+            Text(f"{len(agent.open)} / {agent.capacity}", style="bold" if full else ""),
+        )
+    queues = board.queues()
+    waiting = " · ".join(f"{team} {n} waiting" for team, n in sorted(queues.items())) or "nobody waiting for an agent"
     counts = board.counts
     totals = Text(f"routed {counts['routed']} · agent replies {counts['replies']} · SLA alerts {counts['alerts']}")
-    return Group(messages, lanes, totals, Text(footer, style="dim"))
+    shown = [messages, lanes, agents, Text(waiting)] if board.agents else [messages, lanes]
+    return Group(*shown, totals, Text(footer, style="dim"))
 
 
 def status_line(board: Board, now: datetime) -> str:
@@ -129,9 +145,17 @@ async def follow(
 ) -> None:
     """Feed the board from the output topics until cancelled."""
     consumer = await latest_consumer(kafka, topics.routed, topics.conversation_events, topics.sla_alerts)
+    roster = await latest_consumer(kafka, topics.agents)
+    for tp in roster.assignment():  # the roster from its beginning: who is on shift already
+        await roster.seek_to_beginning(tp)
     try:
         ready.set()
         while True:
+            for records in (await roster.getmany(timeout_ms=0)).values():
+                for record in records:
+                    if record.value is not None:
+                        with contextlib.suppress(ValidationError):
+                            board.add_agent(Agent.model_validate_json(record.value))
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
                 for record in records:
@@ -154,6 +178,7 @@ async def follow(
                             )
     finally:
         await consumer.stop()
+        await roster.stop()
 
 
 def utcnow() -> datetime:
