@@ -36,11 +36,11 @@ from tests.cluster import Services, cpu_seconds, demo_envelope
 from tests.cluster import machine_busy as machine_busy
 from tests.cluster import until as until
 from triage_local.demo import service_env
+from triage_router.policy import DEMO_POLICY
 from triage_runtime.kafka import KafkaSettings, ensure_topics
 from triage_runtime.topics import TopicSettings
 from triage_schemas.policy import AlertFractions
 
-DEMO_POLICY = REPO / "services" / "router" / "src" / "triage_router" / "policies" / "demo.yaml"
 TOPICS = TopicSettings()
 # The consumer group of each stage (the services' defaults) and the topics it reads.
 GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -85,7 +85,7 @@ class Pipeline(Services):
         self.run_id = run_id
 
     def env(self, stage: str) -> dict[str, str]:
-        env = {**super().env(stage), **service_env(stage, REPO)}
+        env = {**super().env(stage), **service_env(stage)}
         if stage == "router":
             env["TRIAGE_ROUTER_POLICY_FILE"] = str(self.policy)
         if stage == "sla-monitor":

@@ -15,14 +15,14 @@ import yaml
 
 from tests.conftest import ServiceFactory
 from tests.harness import ServiceProcess, free_port
+from triage_router.policy import DEMO_POLICY
 
-ROUTER_DEMO_POLICY = Path(__file__).resolve().parents[2] / "services/router/src/triage_router/policies/demo.yaml"
 STAGES = ("ingest", "classifier", "router", "sla-monitor")
 
 
 def policy_with_targets(path: Path, targets: Mapping[str, int | None]) -> Path:
     """The demo policy with the given first-response targets (seconds) per issue type."""
-    policy = yaml.safe_load(ROUTER_DEMO_POLICY.read_text())
+    policy = yaml.safe_load(DEMO_POLICY.read_text())
     policy["version"] = "e2e"
     policy["sla"]["targets"].update({issue: (f"{s}s" if s is not None else None) for issue, s in targets.items()})
     path.write_text(yaml.safe_dump(policy, sort_keys=False))

@@ -9,7 +9,6 @@ from triage_local.demo import REPLIES, SCRIPT, CareTeam, service_env
 from triage_local.payloads import BRAND_IDS, ECHO, INBOUND, Customer
 from triage_schemas.enums import Platform
 
-REPO = Path(__file__).resolve().parents[3]
 CUSTOMER = Customer("123456789", "maya_1", "Maya Demo", 40)
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -33,9 +32,10 @@ def test_the_script_covers_every_event_kind_and_every_platform() -> None:
 
 
 def test_services_are_told_the_demo_brand_accounts_and_policy() -> None:
-    ingest = service_env("ingest", REPO)
+    ingest = service_env("ingest")
     brands = json.loads(ingest["TRIAGE_INGEST_BRAND_ACCOUNT_IDS"])
     assert brands["messenger"] == [BRAND_IDS[Platform.MESSENGER]]
-    policy = Path(service_env("router", REPO)["TRIAGE_ROUTER_POLICY_FILE"])
+    policy = Path(service_env("router")["TRIAGE_ROUTER_POLICY_FILE"])
     assert policy.is_file()
-    assert service_env("classifier", REPO) == {}
+    assert service_env("sla-monitor")["TRIAGE_SLA_MONITOR_POLICY_FILE"] == str(policy)
+    assert service_env("classifier") == {}

@@ -114,3 +114,18 @@ def test_a_pattern_re2_cannot_run_is_refused_naming_the_rule_and_pattern(
 def test_unicode_text_is_read_as_under_python_re(text: str, fires: bool) -> None:
     ids = {signal.rule_id for signal in load_guardrails().signals(text)}
     assert bool(ids & {"compromise-hacked-en", "compromise-pirate-fr"}) == fires
+
+
+def test_patterns_and_triggers_are_folded_as_the_text_is(tmp_path: Path) -> None:
+    """A reviewer may write accents, capitals or "ß"; the text may have them or not."""
+    path = tmp_path / "g.yaml"
+    path.write_text(
+        "version: t\nrules:\n  - id: r1\n    issue_type: safety_threat\n    triggers: ['Straße', 'sécurité']\n"
+        "    patterns: ['\\bstraße\\b', '\\bSÉCURITÉ (en )?danger\\b']\n",
+        encoding="utf-8",
+    )
+    guardrails = load_guardrails(path)
+    written = ["auf der STRASSE", "auf der Straße", "securite en danger", "Sécurité danger"]
+    for text in [*written, "se\u0301curite\u0301 danger"]:
+        assert [signal.rule_id for signal in guardrails.signals(text)] == ["r1"], text
+    assert guardrails.signals("strassen sécurité") == []

@@ -38,7 +38,7 @@ def service_env(service: str, port: int, with_demo: bool) -> dict[str, str]:
     prefix = "TRIAGE_" + service.upper().replace("-", "_") + "_"
     env = {f"{prefix}HTTP_HOST": "127.0.0.1", f"{prefix}HTTP_PORT": str(port)}
     if with_demo:
-        env.update(demo.service_env(service, REPO))
+        env.update(demo.service_env(service))
     return env
 
 

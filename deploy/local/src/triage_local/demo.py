@@ -18,19 +18,17 @@ import secrets
 import signal
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
 from triage_local.payloads import BRAND_IDS, ECHO, INBOUND, Customer
 from triage_local.view import latest_consumer
+from triage_router.policy import DEMO_POLICY
 from triage_runtime.kafka import KafkaSettings
 from triage_runtime.topics import TopicSettings
 from triage_schemas.enums import ConversationEventType, Platform
 from triage_schemas.records import ConversationEvent, RawEnvelope, RoutedMessage, parse_record
-
-DEMO_POLICY = Path("services/router/src/triage_router/policies/demo.yaml")
 
 # (event kind, what the customer writes): every lane and priority, three languages.
 SCRIPT: list[tuple[str, str]] = [
@@ -103,15 +101,15 @@ class CareTeam:
         return None
 
 
-def service_env(service: str, repo: Path) -> dict[str, str]:
+def service_env(service: str) -> dict[str, str]:
     """What each service needs to know about the demo: its brand accounts and its policy."""
     if service == "ingest":
         brands = {platform.value: [account] for platform, account in BRAND_IDS.items()}
         return {"TRIAGE_INGEST_BRAND_ACCOUNT_IDS": json.dumps(brands)}
     if service == "router":
-        return {"TRIAGE_ROUTER_POLICY_FILE": str(repo / DEMO_POLICY)}
+        return {"TRIAGE_ROUTER_POLICY_FILE": str(DEMO_POLICY)}
     if service == "sla-monitor":  # one policy file for both: the same fractions, calendars, windows
-        return {"TRIAGE_SLA_MONITOR_POLICY_FILE": str(repo / DEMO_POLICY)}
+        return {"TRIAGE_SLA_MONITOR_POLICY_FILE": str(DEMO_POLICY)}
     return {}
 
 

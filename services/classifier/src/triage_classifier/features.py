@@ -17,7 +17,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
-from triage_classifier.text import strip_accents
+from triage_runtime.text import fold
 
 _URL = re.compile(r"(?:https?://|www\.)\S+|[\w-]+\.(?:com|net|org|io|ly|co|me|shop|link|xyz)\b(?:/\S*)?")
 # A cheap first look: the full link pattern is slow and most messages have no link.
@@ -30,15 +30,16 @@ _REPEATS = re.compile(r"(.)\1{2,}")
 def normalise(text: str) -> str:
     """Fold what differs between authors but not between meanings: case, accents
     (often dropped on phones), links, @handles and numbers become placeholders (an
-    order number's digits say nothing about the issue), stretched letters shrink to two."""
-    text = text.lower()
+    order number's digits say nothing about the issue), stretched letters shrink to two.
+    Case and accents fold as for the guardrails and the router's keywords (``triage_runtime.text.fold``)."""
+    text = fold(text)
     if _MAYBE_URL.search(text):
         text = _URL.sub(" urltoken ", text)
     if "@" in text:
         text = _HANDLE.sub(" handletoken ", text)
     text = _DIGITS.sub("0", text)
     text = _REPEATS.sub(r"\1\1", text)
-    return " ".join(strip_accents(text).split())
+    return " ".join(text.split())
 
 
 def normalise_all(texts: Iterable[str]) -> list[str]:

@@ -8,15 +8,16 @@ cannot compile (lookarounds, backreferences) is refused when the file loads.
 import bisect
 import hashlib
 import itertools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from triage_classifier.text import fold, strip_accents
 from triage_runtime.patterns import Pattern
 from triage_runtime.patterns import compile_pattern as compile_shared
+from triage_runtime.text import fold
 from triage_schemas.enums import IssueType
 
 DEFAULT_GUARDRAILS = Path(__file__).with_name("guardrails.yaml")
@@ -24,6 +25,16 @@ DEFAULT_GUARDRAILS = Path(__file__).with_name("guardrails.yaml")
 
 class GuardrailError(ValueError):
     """The guardrail file cannot be used; the message names the rule and the problem."""
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def fold_pattern(pattern: str) -> str:
+    """A rule's pattern for the folded text it reads: its letters beyond ASCII folded as
+    the text is ("sécurité" reads "securite", "straße" reads "strasse"). ASCII, the whole
+    regular-expression syntax, is left as written: RE2 matches it ignoring case."""
+    return _NON_ASCII.sub(lambda run: fold(run.group()), pattern)
 
 
 def compile_pattern(pattern: str) -> Pattern:
@@ -129,7 +140,7 @@ def load_guardrails(path: Path = DEFAULT_GUARDRAILS) -> Guardrails:
         if rule.id in seen:
             raise GuardrailError(f"{path}: rule id {rule.id} used twice")
         seen.add(rule.id)
-        patterns = [strip_accents(p) for p in rule.patterns]
+        patterns = [fold_pattern(p) for p in rule.patterns]
         for index, pattern_text in enumerate(patterns):
             try:
                 compile_pattern(pattern_text)

@@ -23,7 +23,7 @@ from triage_schemas.enums import IssueType, Priority
 
 # Bump when features.py or this module changes in a way that changes the model,
 # so the artifact version moves with the code as well as with the data.
-CODE_REVISION = 4
+CODE_REVISION = 5
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ SLA monitor's replay reads the same file.
 """
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, Self, cast
@@ -16,6 +15,7 @@ import re2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from triage_runtime.text import fold
 from triage_schemas.business_time import Calendar
 from triage_schemas.enums import AssignStrategy, Channel, IssueType, Lane, Priority, ReplyMode, Tier
 from triage_schemas.policy import CalendarSpec, SlaPolicy
@@ -33,32 +33,11 @@ class PolicyError(Exception):
         self.errors = errors
 
 
-class _CombiningMarks(dict[int, int | None]):
-    """str.translate table dropping combining marks, filled as characters are first seen.
-
-    Capped so a stream of rare characters cannot grow it without bound; the rest are
-    looked up each time (still correct, only slower)."""
-
-    def __missing__(self, code: int) -> int | None:
-        kept = None if unicodedata.combining(chr(code)) else code
-        if len(self) < 65_536:
-            self[code] = kept
-        return kept
-
-
-_COMBINING_MARKS = _CombiningMarks()
 _WORD = re.compile(r"\w+")
 
 
-def fold(text: str) -> str:
-    """Lower-case without accents, so 'Sécurité' and 'seguridad' match as typed in the policy."""
-    if text.isascii():
-        # NFKD changes no ASCII character and casefold() is lower() on them.
-        return text.lower()
-    return unicodedata.normalize("NFKD", text).translate(_COMBINING_MARKS).casefold()
-
-
 def words(text: str) -> list[str]:
+    """The text's words, folded (case and accents ignored) as ``triage_runtime.text.fold`` does."""
     return _WORD.findall(fold(text))
 
 

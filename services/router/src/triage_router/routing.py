@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from triage_router.policy import Conditions, KeywordSet, RoutingPolicy, Trigger, fold, scanned_words, words
+from triage_router.policy import Conditions, KeywordSet, RoutingPolicy, Trigger, scanned_words, words
 from triage_schemas.business_time import add_seconds
 from triage_schemas.enums import Channel, Direction, ReplyMode, Tier
 from triage_schemas.records import ClassifiedMessage, RoutedMessage, Routing
 
-__all__ = ["Match", "find_keyword", "fired_triggers", "fold", "matches", "reply_mode", "route", "words"]
+__all__ = ["Match", "find_keyword", "fired_triggers", "matches", "reply_mode", "route", "words"]
 
 
 def find_keyword(text: str, keywords: Sequence[str]) -> str | None:
