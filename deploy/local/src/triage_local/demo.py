@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
+from triage_local import demo_roster
 from triage_local.payloads import BRAND_IDS, ECHO, INBOUND, Customer
 from triage_local.view import latest_consumer
 from triage_router.policy import DEMO_POLICY
@@ -66,6 +67,8 @@ SCRIPT: list[tuple[str, str]] = [
     ("linkedin_comment", "We'd like a demo of your fleet software for 40 vans, who handles pricing?"),
     ("linkedin_comment", "Great panel today, really useful insights on last-mile logistics"),
 ]
+
+WRAP_UP_SECONDS = (2.0, 8.0)  # from the agent's reply to resolved
 
 REPLIES = {
     "messenger_dm": "Thanks for reaching out, we're on it now.",
@@ -173,7 +176,16 @@ async def main(args: argparse.Namespace) -> int:
         if origin.kind in ECHO:
             echo = ECHO[origin.kind](secrets.token_hex(8), origin.customer, REPLIES[origin.kind], now)
             await publish_raw(echo.platform, echo.payload, f"{echo.platform.value}:{origin.customer.id}")
-            return
+        else:
+            await reply_event(message, origin, now)
+        # The agent wraps up a little later: the slot frees for whoever waits in the queue.
+        await asyncio.sleep(rng.uniform(*WRAP_UP_SECONDS))
+        done = demo_roster.resolved(message.conversation_id, origin.uid)
+        await producer.send_and_wait(
+            topics.conversation_events, done.to_json_bytes(), key=message.conversation_id.encode()
+        )
+
+    async def reply_event(message: RoutedMessage, origin: Sent, now: datetime) -> None:
         event = ConversationEvent(
             event_id=f"demo-reply-{origin.uid}",
             conversation_id=message.conversation_id,
@@ -205,6 +217,7 @@ async def main(args: argparse.Namespace) -> int:
                 task.add_done_callback(replies.discard)
 
     team = asyncio.create_task(care_team())
+    staff = asyncio.create_task(demo_roster.shift(producer, topics, random.Random(args.seed + 1)))
     # make run stops the demo with SIGTERM: finish cleanly, not with a traceback.
     current = asyncio.current_task()
     assert current is not None
@@ -219,6 +232,9 @@ async def main(args: argparse.Namespace) -> int:
         pass
     finally:
         team.cancel()
+        staff.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await staff
         for task in replies:
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
