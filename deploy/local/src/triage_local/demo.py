@@ -217,7 +217,7 @@ async def main(args: argparse.Namespace) -> int:
                 task.add_done_callback(replies.discard)
 
     team = asyncio.create_task(care_team())
-    staff = asyncio.create_task(demo_roster.shift(producer, topics, random.Random(args.seed + 1)))
+    staff = asyncio.create_task(demo_roster.shift(producer, topics, random.Random(rng.random())))
     # make run stops the demo with SIGTERM: finish cleanly, not with a traceback.
     current = asyncio.current_task()
     assert current is not None

@@ -103,6 +103,11 @@ def status_line(board: Board, now: datetime) -> str:
                 }
                 for s in board.lanes(now)
             },
+            "agents": {
+                "online": sum(1 for a in board.agents.values() if a.status == "online"),
+                "open": sum(len(a.open) for a in board.agents.values()),
+                "waiting": sum(board.queues().values()),
+            },
         }
     )
 
