@@ -12,10 +12,11 @@ import statistics
 import time
 from pathlib import Path
 
+from triage_schemas.enums import Lane
 from triage_schemas.policy import AlertFractions
 from triage_sla_monitor.clock import ClockStore, Subject
 
-LANES = ("community", "sales", "support", "risk")
+LANES = tuple(str(lane) for lane in Lane)
 
 
 def rss_mib() -> float:
