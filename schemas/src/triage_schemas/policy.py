@@ -110,6 +110,30 @@ class ReplyWindows(BaseModel):
         return None if seconds is None else customer_wrote_at + timedelta(seconds=seconds)
 
 
+class SurgePolicy(BaseModel):
+    """When the inbox turns: volume per lane, platform and issue type in short windows
+    against a baseline the SLA monitor learns from the stream (``sla.surges``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window: Seconds = Field(default=300, description="length of one counting window")
+    factor: float = Field(default=3.0, gt=1, description="a window this many times its expected count is a surge")
+    min_count: int = Field(default=30, ge=1, description="and at least this many messages")
+    resolve_factor: float = Field(default=1.5, gt=0, description="a surge ends at a window below this times expected")
+    floor: float = Field(default=5.0, gt=0, description="the least expected count: a quiet night is not a surge")
+    smoothing: float = Field(default=0.2, gt=0, le=1, description="weight of the newest window in the baseline")
+    warmup_windows: int = Field(default=12, ge=1, description="windows a dimension is watched before it can surge")
+    negative_factor: float = Field(default=2.0, gt=1, description="a lane's negative share this many times usual")
+    negative_min_share: float = Field(default=0.4, ge=0, le=1, description="and at least this share")
+    negative_min_messages: int = Field(default=20, ge=1, description="in a window of at least this many messages")
+    cluster_issue_types: list[IssueType] = Field(
+        default_factory=lambda: [IssueType.SAFETY_THREAT, IssueType.ACCOUNT_COMPROMISE],
+        description="issue types whose cluster is how a recall or an account breach first shows",
+    )
+    cluster_count: int = Field(default=5, ge=2, description="this many of one such issue type ...")
+    cluster_within: Seconds = Field(default=600, description="... within this long is a P1 cluster")
+
+
 class SlaPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -124,6 +148,7 @@ class SlaPolicy(BaseModel):
     resolution: ResponseTargets = Field(default_factory=ResponseTargets)
     follow_up_after: Seconds | None = Field(default=172_800, description="null: no follow-up reminders")
     reply_windows: ReplyWindows = Field(default_factory=ReplyWindows)
+    surges: SurgePolicy = Field(default_factory=SurgePolicy)
 
     def target_seconds(self, issue_type: IssueType, lane: Lane, priority: Priority) -> int | None:
         """The first-response target, or None when no clock runs (a null target)."""

@@ -85,3 +85,26 @@ def test_a_bad_policy_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFix
     events.write_text("")
     assert main(["replay", "--policy", str(policy), str(events)]) == 2
     assert "alert fractions must rise" in capsys.readouterr().err
+
+
+def test_replay_reports_a_surge_in_the_streams_time(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Tuned small so the test stream stays short: 1-minute windows, three to learn."""
+    surges = "  surges: {window: 60, warmup_windows: 3, min_count: 10, floor: 1}\n"
+    steady = [routed(f"s{n}", n * 20.0) for n in range(30)]  # 3 a minute for 10 minutes
+    burst = [routed(f"b{n}", 600 + n * 2.0) for n in range(25)]  # then 25 within a minute
+    quiet = [routed(f"q{n}", 720 + n * 20.0) for n in range(9)]  # and back to 3 a minute
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY + surges)
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(json.dumps(r) for r in steady + burst + quiet) + "\n")
+    assert main(["replay", "--policy", str(policy), "--until", "2026-11-02T09:15:00Z", str(events)]) == 0
+    summary = json.loads(capsys.readouterr().err.strip().splitlines()[-1])["summary"]
+    kinds = [(s["kind"], s["dimension"]) for s in summary["surges"]]
+    # the stream is one platform, lane and issue type: each dimension surges and calms down
+    assert sorted(kinds) == sorted(
+        [(kind, dimension) for kind in ("surge", "surge_resolved")
+         for dimension in ("lane=support", "platform=instagram", "issue_type=payment_issue")]
+    )  # fmt: skip
+    first = next(s for s in summary["surges"] if s["dimension"] == "platform=instagram")
+    assert first["window_start"] == "2026-11-02T09:10:00+00:00" and first["count"] >= 10
+    assert first["top"] == [f"payment_issue {first['count']}"]

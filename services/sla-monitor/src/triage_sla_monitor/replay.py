@@ -12,6 +12,7 @@ import math
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from pydantic import ValidationError
@@ -24,11 +25,12 @@ from triage_runtime.jsonlines import (
     record_type_error,
     validation_summary,
 )
-from triage_schemas.enums import ActorKind, AlertKind, ConversationEventType, ResponseKind
+from triage_schemas.enums import ActorKind, AlertKind, ConversationEventType, Direction, ResponseKind, SentimentLabel
 from triage_schemas.policy import ClockPolicy
 from triage_schemas.records import ConversationEvent, RoutedMessage, parse_record
 from triage_sla_monitor.clock import Alert, Answered, Facts, Outcome, Resolved
 from triage_sla_monitor.inputs import alert_record, clock_store, epoch, fact_of, is_reply, subject_of, window_deadline
+from triage_sla_monitor.surges import Signal, SurgeDetector
 
 COUNTED = {
     AlertKind.WARNING: "warnings",
@@ -118,6 +120,8 @@ class Replay:
         # an alert that cannot be written (due past the last representable time) is its error.
         self.started_by: dict[str, int] = {}
         self.failed: set[int] = set()
+        self.surges = SurgeDetector(policy.sla.surges)
+        self.surge_signals: list[Signal] = []
 
     def emit_alerts(self, now: float) -> None:
         for alert in self.store.fire(now, virtual=True):
@@ -162,6 +166,11 @@ class Replay:
                     return
                 self.count(store.event(cid, Facts.REPLY, at)[1])
                 return
+            if record.direction is Direction.INBOUND:
+                c = record.classification
+                self.surge_signals.extend(self.surges.observe(
+                    at, str(c.lane), str(record.platform), c.issue_type, c.sentiment.label is SentimentLabel.NEGATIVE
+                ))  # fmt: skip
             subject = subject_of(record, self.policy)
             deadline = window_deadline(record, self.policy.sla.reply_windows.margin, self.policy.sla)
             clock, outcomes = store.customer_message(cid, at, subject, deadline)
@@ -198,6 +207,20 @@ def replay(
         "inputs": len(inputs),
         "bad_lines": report.rejected,
         "lanes": {lane: run.lanes[lane].as_dict() for lane in sorted(run.lanes)},
+        "surges": [signal_summary(signal) for signal in run.surge_signals],
+    }
+
+
+def signal_summary(signal: Signal) -> dict[str, object]:
+    """A surge signal as the replay summary shows it, in the stream's time."""
+    return {
+        "kind": signal.kind,
+        "dimension": f"{signal.dimension[0]}={signal.dimension[1]}",
+        "count": signal.count,
+        "expected": round(signal.expected, 1),
+        "window_start": datetime.fromtimestamp(signal.window_start, UTC).isoformat(),
+        "at": datetime.fromtimestamp(signal.at, UTC).isoformat(),
+        "top": [f"{name} {n}" for name, n in signal.top],
     }
 
 
