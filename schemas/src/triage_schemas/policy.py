@@ -32,7 +32,7 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
 
 from triage_schemas.business_time import Calendar, build_calendar
 from triage_schemas.enums import Channel, IssueType, Lane, Platform, Priority
@@ -134,6 +134,37 @@ class SurgePolicy(BaseModel):
     cluster_within: Seconds = Field(default=600, description="... within this long is a P1 cluster")
 
 
+class Campaign(BaseModel):
+    """A planned busy time (a launch, a sale): faster targets, expected volume, a pinned FAQ."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    start: AwareDatetime
+    end: AwareDatetime
+    lanes: list[Lane] | None = Field(default=None, description="lanes it affects; none = all")
+    platforms: list[Platform] | None = Field(default=None, description="platforms it affects; none = all")
+    target_multiplier: float = Field(default=1.0, gt=0, le=10, description="0.5 = answer twice as fast")
+    expected_volume: float = Field(default=1.0, gt=0, description="planned volume: 3 = three times the usual")
+    template: str | None = Field(default=None, description="pinned-FAQ template the router proposes meanwhile")
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> "Campaign":
+        if self.end <= self.start:
+            raise ValueError(f"campaign {self.name}: end must be after start")
+        return self
+
+    def active(self, at: float) -> bool:
+        return self.start.timestamp() <= at < self.end.timestamp()
+
+    def covers(self, at: float, lane: Lane | str, platform: Platform | str) -> bool:
+        return (
+            self.active(at)
+            and (self.lanes is None or lane in self.lanes)
+            and (self.platforms is None or platform in self.platforms)
+        )
+
+
 class SlaPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -149,6 +180,11 @@ class SlaPolicy(BaseModel):
     follow_up_after: Seconds | None = Field(default=172_800, description="null: no follow-up reminders")
     reply_windows: ReplyWindows = Field(default_factory=ReplyWindows)
     surges: SurgePolicy = Field(default_factory=SurgePolicy)
+    campaigns: list[Campaign] = Field(default_factory=list, description="planned busy times")
+
+    def campaign_at(self, at: float, lane: Lane, platform: Platform) -> Campaign | None:
+        """The first listed campaign covering a message received then, on that lane and platform."""
+        return next((c for c in self.campaigns if c.covers(at, lane, platform)), None)
 
     def target_seconds(self, issue_type: IssueType, lane: Lane, priority: Priority) -> int | None:
         """The first-response target, or None when no clock runs (a null target)."""

@@ -205,6 +205,7 @@ class Routing(BaseModel):
     policy_version: NonEmptyStr
     reasons: list[str] = Field(default_factory=list)
     escalate_to: str | None = Field(default=None, description="the leadership contact of a tier 2 conversation")
+    campaign: str | None = Field(default=None, description="the policy campaign whose targets and template applied")
     agent_id: str | None = Field(
         default=None, max_length=512, description="the person who owns the conversation; null = waiting or no roster"
     )

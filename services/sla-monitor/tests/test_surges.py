@@ -3,10 +3,11 @@
 import math
 import random
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from triage_schemas.enums import IssueType
-from triage_schemas.policy import SurgePolicy
-from triage_sla_monitor.surges import Dimension, Signal, SurgeDetector
+from triage_schemas.policy import Campaign, SurgePolicy
+from triage_sla_monitor.surges import Dimension, Signal, SurgeDetector, planned_by
 
 MONDAY = 1_795_046_400.0  # 2026-11-16 00:00 UTC, a Monday
 PLATFORMS = [("instagram", 0.5), ("x", 0.3), ("tiktok", 0.2)]
@@ -115,6 +116,20 @@ def test_a_lane_turning_negative_is_reported_once() -> None:
         for _ in range(8):
             negative = rng.random() < (0.8 if angry else 0.1)
             signals.extend(detector.observe(at, "support", "x", IssueType.ORDER_SHIPPING, negative))
-    negative = [(s.kind, s.dimension) for s in signals if s.kind == "negative_share"]
-    assert negative == [("negative_share", ("lane", "support"))]
+    reported = [(s.kind, s.dimension) for s in signals if s.kind == "negative_share"]
+    assert reported == [("negative_share", ("lane", "support"))]
     assert next(s for s in signals if s.kind == "negative_share").at >= MONDAY + 20 * 3_600
+
+
+def test_a_campaign_in_the_policy_discounts_its_planned_volume() -> None:
+    launch = Campaign(
+        name="launch", start=datetime.fromtimestamp(BURST_FROM, UTC), end=datetime.fromtimestamp(BURST_TO, UTC),
+        platforms=["x"], expected_volume=5,
+    )  # fmt: skip
+    detector = SurgeDetector(SurgePolicy(), planned=planned_by([launch]))
+    run(detector, stream(MONDAY, BURST_FROM - 3_600, seed=2))
+    signals = run(detector, stream(BURST_FROM - 3_600, BURST_FROM + 3 * 3_600, seed=3,
+                                   boost=("x", 5.0, BURST_FROM, BURST_TO)))  # fmt: skip
+    assert signals == []
+    assert planned_by([launch])(("platform", "tiktok"), BURST_FROM) == 1.0  # not a platform it names
+    assert planned_by([launch])(("platform", "x"), BURST_TO) == 1.0  # over at its end

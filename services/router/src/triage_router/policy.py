@@ -260,6 +260,9 @@ def _cross_checks(policy: RoutingPolicy) -> list[str]:
             errors.append(f"issue_types.{issue_type}.specialist: '{rule.specialist}' is not defined by any team")
         if rule.template is not None and rule.template not in policy.templates:
             errors.append(f"issue_types.{issue_type}.template: '{rule.template}' is not under templates")
+    for index, campaign in enumerate(policy.sla.campaigns):
+        if campaign.template is not None and campaign.template not in policy.templates:
+            errors.append(f"sla.campaigns.{index}.template: '{campaign.template}' is not under templates")
     seen: set[str] = set()
     for index, trigger in enumerate(policy.triggers):
         if trigger.id in seen:

@@ -13,6 +13,7 @@ from typing import Any
 from triage_router.policy import Conditions, KeywordSet, RoutingPolicy, Trigger, scanned_words, words
 from triage_schemas.business_time import add_seconds
 from triage_schemas.enums import Channel, Direction, ReplyMode, Tier
+from triage_schemas.policy import Campaign
 from triage_schemas.records import ClassifiedMessage, RoutedMessage, Routing
 
 __all__ = ["Match", "find_keyword", "fired_triggers", "matches", "reply_mode", "route", "words"]
@@ -142,17 +143,25 @@ def route(message: ClassifiedMessage, policy: RoutingPolicy) -> RoutedMessage:
     mode = reply_mode(message, policy, reasons)
 
     team = policy.team_of(owner)
-    clock = deadlines(message, policy, team, reasons)
+    campaign = policy.sla.campaign_at(message.received_at.timestamp(), c.lane, message.platform)
+    clock = deadlines(message, policy, team, reasons, campaign)
+    template = rule.template
+    if campaign is not None:
+        reasons.append(f"campaign {campaign.name}: targets x{campaign.target_multiplier:g}")
+        if campaign.template is not None:
+            template = campaign.template
+            reasons.append(f"campaign {campaign.name}: pinned template {template}")
     routing = Routing(
         team=team,
         owner=owner,
         tier=tier,
         reply_mode=mode,
         **clock,
-        template_id=rule.template,
+        template_id=template,
         policy_version=policy.version,
         reasons=reasons,
         escalate_to=escalate_to,
+        campaign=campaign.name if campaign is not None else None,
     )
     # Both parts are validated already (the classified message as it was read, the routing
     # as it was built): re-validating the whole message per record was a third of the cost.
@@ -163,7 +172,9 @@ def _at(moment: float) -> datetime:
     return datetime.fromtimestamp(moment, UTC)
 
 
-def deadlines(message: ClassifiedMessage, policy: RoutingPolicy, team: str, reasons: list[str]) -> dict[str, Any]:
+def deadlines(
+    message: ClassifiedMessage, policy: RoutingPolicy, team: str, reasons: list[str], campaign: Campaign | None = None
+) -> dict[str, Any]:
     """The SLA fields of the routing: targets, the calendar that counts them, the deadlines.
 
     Targets count the owning team's open hours (wall time for around-the-clock
@@ -177,6 +188,8 @@ def deadlines(message: ClassifiedMessage, policy: RoutingPolicy, team: str, reas
     if target is None:
         reasons.append(f"sla: none for {c.issue_type}")
         return {"first_response_target_seconds": None, "first_response_due_at": None}
+    if campaign is not None:
+        target = max(1, round(target * campaign.target_multiplier))
     calendar = policy.calendar_of(team, c.priority)
     received = message.received_at.timestamp()
     source = "target" if c.issue_type in sla.targets else f"fallback {c.lane}/{c.priority}"

@@ -30,7 +30,7 @@ from triage_schemas.policy import ClockPolicy
 from triage_schemas.records import ConversationEvent, RoutedMessage, parse_record
 from triage_sla_monitor.clock import Alert, Answered, Facts, Outcome, Resolved
 from triage_sla_monitor.inputs import alert_record, clock_store, epoch, fact_of, is_reply, subject_of, window_deadline
-from triage_sla_monitor.surges import Signal, SurgeDetector
+from triage_sla_monitor.surges import Signal, SurgeDetector, planned_by
 
 COUNTED = {
     AlertKind.WARNING: "warnings",
@@ -120,7 +120,7 @@ class Replay:
         # an alert that cannot be written (due past the last representable time) is its error.
         self.started_by: dict[str, int] = {}
         self.failed: set[int] = set()
-        self.surges = SurgeDetector(policy.sla.surges)
+        self.surges = SurgeDetector(policy.sla.surges, planned_by(policy.sla.campaigns))
         self.surge_signals: list[Signal] = []
 
     def emit_alerts(self, now: float) -> None:
