@@ -81,6 +81,10 @@ class PiiKind(StrEnum):
     PHONE = "phone"
     CARD_NUMBER = "card_number"
     ORDER_NUMBER = "order_number"
+    IBAN = "iban"
+    NATIONAL_ID = "national_id"
+    PASSWORD = "password"  # a password or one-time code typed in
+    STREET_ADDRESS = "street_address"
 
 
 class ConversationEventType(StrEnum):

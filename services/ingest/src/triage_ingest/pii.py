@@ -10,6 +10,7 @@ refused when the settings load.
 
 from collections.abc import Iterable, Iterator
 
+from triage_ingest.pii_ids import identifier_kinds
 from triage_runtime.patterns import compile_pattern
 from triage_schemas.enums import PiiKind
 
@@ -89,6 +90,10 @@ class PiiDetector:
             found.update(self._number_kinds(run))
         if self.order_number is not None and self.order_number.search(text):
             found.add(PiiKind.ORDER_NUMBER)
+        identifiers = set(identifier_kinds(text))
+        if identifiers & {PiiKind.IBAN, PiiKind.NATIONAL_ID}:
+            found.discard(PiiKind.PHONE)  # the digits were an account or an ID, not a phone
+        found |= identifiers
         return sorted(found, key=list(PiiKind).index)
 
     @staticmethod
