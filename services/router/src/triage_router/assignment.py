@@ -91,6 +91,9 @@ class AgentBook:
     conversations: dict[str, Open] = field(default_factory=dict)
     last_agent: dict[str, tuple[str, float]] = field(default_factory=dict)
     load: Counter[str] = field(default_factory=Counter)
+    # Conversations waiting per team, kept with ``load`` so a routed message does not walk
+    # every open conversation to learn whether others wait ahead of it.
+    waiting: Counter[str] = field(default_factory=Counter)
     last_in_team: dict[str, str] = field(default_factory=dict)
     # Own decisions not yet acknowledged (undone if publishing fails) and acknowledged
     # but not yet read back (their read-back must not overwrite later own decisions).
@@ -139,16 +142,21 @@ class AgentBook:
 
     def _set(self, conversation: str, state: Open | None) -> bool:
         before = self.conversations.get(conversation)
-        if before is not None and before.agent_id is not None:
-            self.load[before.agent_id] -= 1
-            if self.load[before.agent_id] <= 0:
-                del self.load[before.agent_id]
+        if before is not None:
+            counts, key = (
+                (self.load, before.agent_id) if before.agent_id is not None else (self.waiting, before.need.team)
+            )
+            counts[key] -= 1
+            if counts[key] <= 0:
+                del counts[key]
         if state is None:
             self.conversations.pop(conversation, None)
         else:
             self.conversations[conversation] = state
             if state.agent_id is not None:
                 self.load[state.agent_id] += 1
+            else:
+                self.waiting[state.need.team] += 1
         return before is not None or state is not None
 
     # --- own decisions: applied at once, undone if they cannot be published --------------
@@ -266,7 +274,7 @@ class AgentBook:
             return Placement(current.agent_id, None, [], "open conversation keeps its agent")
         if current is not None:
             return Placement(None, current.reason, [], "still waiting")
-        waiting = sum(1 for o in self.conversations.values() if o.agent_id is None and o.need.team == need.team)
+        waiting = self.waiting[need.team]
         choice = None if waiting or not assigner else self.pick(need, now)
         if choice is None:
             if not assigner:

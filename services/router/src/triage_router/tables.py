@@ -135,7 +135,9 @@ class AssignmentTables(ConsumerRebalanceListener):  # type: ignore[misc]
         last_round = time.monotonic()
         while True:
             batches = await self._consumer.getmany(timeout_ms=POLL_MS)
-            changed = [self.apply(record) for records in batches.values() for record in records].count(True) > 0
+            changed = False
+            for record in (r for records in batches.values() for r in records):
+                changed |= self.apply(record)  # every record applied: no short-circuit
             if await self._caught_up():
                 changed = True
             due = time.monotonic() - last_round >= RECONCILE_SECONDS

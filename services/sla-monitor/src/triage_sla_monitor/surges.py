@@ -212,7 +212,7 @@ class SurgeDetector:
     # --- P1 clusters ---------------------------------------------------------------------
 
     def _check_cluster(self, issue_type: str, at: float) -> list[Signal]:
-        if issue_type not in {str(t) for t in self.rules.cluster_issue_types}:
+        if issue_type not in self.rules.cluster_issue_types:  # StrEnum members equal their strings
             return []
         times = self.recent_p1.setdefault(issue_type, deque())
         times.append(at)
