@@ -37,6 +37,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.subscriber.usecase import BatchSubscriber as KafkaBatchSubscriber
 from prometheus_client import Counter, Gauge
 
+from triage_runtime import tracing
 from triage_runtime.logs import log_event
 from triage_schemas.records import DeadLetter, Record, utcnow
 
@@ -129,9 +130,14 @@ def one_at_a_time(process: ProcessOne) -> ProcessBatch:
 
     def run(batch: Sequence[Inbound]) -> list[Result]:
         results: list[Result] = []
+        trace = tracing.deciding()  # None unless tracing is on: one look per batch
         for inbound in batch:
             try:
-                results.append(process(inbound))
+                if trace is None:
+                    results.append(process(inbound))
+                else:
+                    with trace.deciding(inbound):  # the record's decide span
+                        results.append(process(inbound))
             except Rejected as rejected:
                 results.append(rejected)
         return results
@@ -195,18 +201,35 @@ class Stage:
         self.logger = logger
         self.on_published = on_published
 
-    def outcomes(self, batch: Sequence[Inbound], process: ProcessBatch) -> list[Encoded]:
+    def outcomes(
+        self, batch: Sequence[Inbound], process: ProcessBatch, trace: "tracing.BatchTrace | None" = None
+    ) -> list[Encoded]:
         """Run the decision logic and serialise its outputs: every input yields its
         outputs, all of them writable, or exactly one dead letter."""
+        if trace is not None:
+            return self._traced_outcomes(batch, process, trace)
         outputs: list[Encoded] = []
         for inbound, result in zip(batch, self._run(batch, process), strict=True):
-            if not isinstance(result, Rejected):
-                try:
-                    outputs.extend([encode(out) for out in result])
-                    continue
-                except Rejected as rejected:
-                    result = rejected
-            outputs.append(self._dead_letter(inbound, result.reason))
+            outputs.extend(self._outcome(inbound, result))
+        return outputs
+
+    def _outcome(self, inbound: Inbound, result: Result) -> list[Encoded]:
+        if not isinstance(result, Rejected):
+            try:
+                return [encode(out) for out in result]
+            except Rejected as rejected:
+                result = rejected
+        return [self._dead_letter(inbound, result.reason)]
+
+    def _traced_outcomes(
+        self, batch: Sequence[Inbound], process: ProcessBatch, trace: "tracing.BatchTrace"
+    ) -> list[Encoded]:
+        outputs: list[Encoded] = []
+        for inbound, result in zip(batch, trace.decide(lambda: self._run(batch, process)), strict=True):
+            with trace.record(inbound):  # a dead letter's log line carries the record's trace id
+                encoded = self._outcome(inbound, result)
+            trace.produced(inbound, encoded, dead_letter=_is_dead_letter(encoded))
+            outputs.extend(encoded)
         return outputs
 
     def _dead_letter(self, inbound: Inbound, reason: str) -> Encoded:
@@ -247,25 +270,27 @@ class Stage:
             self.logger.error("processing_failed", exc_info=True, extra={"fields": {"stage": self.name}})
             return [Rejected(f"internal error ({type(error).__name__}) while processing; see the {self.name} log")]
 
-    async def publish(self, outputs: Sequence[Encoded]) -> None:
+    async def publish(self, outputs: Sequence[Encoded], trace: "tracing.BatchTrace | None" = None) -> None:
         """Send every output, then wait for every acknowledgement; raises if any send fails.
 
         Records are handed to the producer one after another (it batches them per
         partition, keeping each key's order) and only then awaited together: no task
-        per record, and the producer's batches fill up.
+        per record, and the producer's batches fill up. Untraced, every output shares
+        one header dict; traced, each gets its own with its publish span's traceparent.
         """
         pending: list[asyncio.Future[Any]] = []
         try:
             for out in outputs:
+                headers = _HEADERS if trace is None else trace.send(out, out.topic, _record_type(out), _HEADERS)
                 pending.append(
-                    await self.broker.publish(
-                        out.value, topic=out.topic, key=out.key, headers=_HEADERS, no_confirm=True
-                    )
+                    await self.broker.publish(out.value, topic=out.topic, key=out.key, headers=headers, no_confirm=True)
                 )
         finally:
             # Await what was handed over even when a later send failed, so no
             # acknowledgement is left unobserved; the first error is raised.
             results = await asyncio.gather(*pending, return_exceptions=True)
+            if trace is not None:
+                trace.sent(results)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
@@ -275,13 +300,30 @@ class Stage:
 
     async def handle(self, batch: Sequence[Inbound], process: ProcessBatch) -> None:
         RECORDS_IN.labels(self.name).inc(len(batch))
-        outputs = self.outcomes(batch, process)
-        await self.publish(outputs)
-        if self.on_published is not None:
-            await self.on_published([out.outbound for out in outputs])
+        trace = tracing.batch(self.name, batch, self.logger)  # None when tracing is off
+        try:
+            outputs = self.outcomes(batch, process, trace)
+            await self.publish(outputs, trace)
+            if self.on_published is not None:
+                await self.on_published([out.outbound for out in outputs])
+        except BaseException as error:
+            if trace is not None:
+                trace.failed(error)
+            raise
+        finally:
+            if trace is not None:
+                trace.end()
 
 
 _HEADERS = {"content-type": "application/json"}
+
+
+def _is_dead_letter(encoded: Sequence[Encoded]) -> bool:
+    return len(encoded) == 1 and isinstance(encoded[0].outbound.record, DeadLetter)
+
+
+def _record_type(out: Encoded) -> str:
+    return str(getattr(out.outbound.record, "record_type", type(out.outbound.record).__name__))
 
 
 def _dlq_key(inbound: Inbound) -> str:
@@ -356,9 +398,15 @@ def subscribe(
     listener: ConsumerRebalanceListener | None = None,
     co_partitioned: bool = False,
     tuning: Mapping[str, Any] | None = None,
+    ready: Callable[[], Awaitable[Any]] | None = None,
 ) -> None:
     """Wire ``process`` to ``topic`` (or several, read by one consumer) with
     commit-after-publish semantics.
+
+    ``ready``, when given, is awaited before each batch: a stage that restores state in its
+    ``listener`` holds its batches until that is done. aiokafka marks the new assignment
+    before it awaits ``on_partitions_assigned``, so records of a newly assigned partition
+    can arrive while the listener still restores what they depend on.
 
     ``extra``, when given, runs after the outputs are published and before the
     commit (the SLA monitor uses it to persist its clocks); ``listener`` hears of
@@ -380,6 +428,8 @@ def subscribe(
         raw = message.raw_message
         records = raw if isinstance(raw, tuple) else (raw,)
         inbound = [Inbound.from_consumer_record(r) for r in records]
+        if ready is not None:
+            await ready()
         processed = False
         try:
             await stage.handle(inbound, process)

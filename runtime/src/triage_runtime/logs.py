@@ -1,7 +1,9 @@
 """The one logging setup: JSON lines on stderr, one object per event.
 
 Message text and personal data are never passed as fields; log ids, counts and
-reasons. ``log_event(logger, "dead_lettered", stage="ingest", reason=...)``.
+reasons. ``log_event(logger, "dead_lettered", stage="ingest", reason=...)``. A line
+written while a span is current (tracing on, see ``tracing``) carries its ``trace_id``
+and ``span_id``.
 """
 
 import json
@@ -9,6 +11,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+from opentelemetry import trace
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -26,6 +30,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "event": record.getMessage(),
         }
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:  # never, while tracing is off: no span is ever made current
+            entry["trace_id"] = format(span.trace_id, "032x")
+            entry["span_id"] = format(span.span_id, "016x")
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             entry.update(fields)

@@ -1,7 +1,8 @@
 """Running a service: the Kafka broker plus one HTTP port for metrics and probes.
 
-Every service serves ``/metrics`` (Prometheus), ``/healthz`` (the process is alive)
-and ``/readyz`` (connected to Kafka and ready to work) on its ``http_port``; a service
+Every service serves ``/metrics`` (Prometheus), ``/healthz`` (the process is alive),
+``/readyz`` (connected to Kafka and ready to work) and ``/asyncapi`` (its AsyncAPI
+document, from its contract) on its ``http_port``; a service
 may add routes (the ingest webhooks, the SLA monitor's ``/wait-times``). SIGTERM or
 SIGINT stops the HTTP server, then the broker: consumers stop, the records in hand
 are finished and committed, and the process exits 0.
@@ -9,10 +10,12 @@ are finished and committed, and the process exits 0.
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from aiokafka import ConsumerRebalanceListener
@@ -23,6 +26,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from triage_runtime import tracing
+from triage_runtime.contract import Contract, service_document
 from triage_runtime.delivery import Inbound, OnPublished, ProcessBatch, Stage, subscribe
 from triage_runtime.kafka import make_broker
 from triage_runtime.logs import configure_logging, log_event
@@ -64,7 +69,10 @@ class ServiceRuntime:
     on_startup: Sequence[Hook] = ()
     before_stop: Sequence[Hook] = ()  # while the producer still runs (flush what waits to be sent)
     on_shutdown: Sequence[Hook] = ()
+    contract: Contract | None = None
+    """What the service reads and writes: its AsyncAPI document at ``/asyncapi``."""
     _started: bool = field(default=False, init=False)
+    _asyncapi: dict[str, Any] | None = field(default=None, init=False)
 
     async def _ready(self, _: Request) -> Response:
         if not self._started:
@@ -75,6 +83,18 @@ class ServiceRuntime:
 
     async def _healthy(self, _: Request) -> Response:
         return JSONResponse({"alive": True, "service": self.name})
+
+    def asyncapi(self) -> dict[str, Any]:
+        """This service's AsyncAPI 3 document (``triage_runtime.contract``), built once."""
+        if self.contract is None:
+            raise LookupError(f"{self.name} declares no contract")
+        if self._asyncapi is None:
+            self._asyncapi = service_document(self.name, self.settings, self.broker, self.contract)
+        return self._asyncapi
+
+    async def _asyncapi_json(self, _: Request) -> Response:
+        body = json.dumps(self.asyncapi(), indent=2, sort_keys=True, ensure_ascii=False)
+        return Response(body, media_type="application/json")
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _: Starlette) -> AsyncIterator[None]:
@@ -108,6 +128,7 @@ class ServiceRuntime:
             await asyncio.wait_for(self.broker.stop(), timeout=self.settings.shutdown_timeout_seconds)
             for hook in self.on_shutdown:
                 await hook()
+            tracing.shutdown()  # exports the spans still pending (a no-op when tracing is off)
             log_event(self.logger, "stopped")
 
     def asgi_app(self) -> Starlette:
@@ -115,6 +136,7 @@ class ServiceRuntime:
             Route("/healthz", self._healthy),
             Route("/readyz", self._ready),
             Route("/metrics", _metrics),
+            *([Route("/asyncapi", self._asyncapi_json)] if self.contract is not None else []),
             *self.routes,
         ]
         return Starlette(routes=routes, lifespan=self._lifespan)
@@ -151,6 +173,10 @@ class Service:
     @classmethod
     def create(cls, name: str, settings: ServiceSettings) -> "Service":
         logger = configure_logging(name, settings.log_level)
+        try:
+            tracing.setup(name, logger)  # from the OTEL_* variables; off unless they ask for it
+        except tracing.TracingConfigError as error:
+            raise SystemExit(f"{name}: {error}") from None
         return cls(name, settings, logger, make_broker(settings.kafka, client_id=f"triage-{name}", logger=logger))
 
     def consume(
@@ -165,18 +191,26 @@ class Service:
         co_partitioned: bool = False,
         stage: Stage | None = None,
         gather_ms: int = 0,
+        group: str | None = None,
+        read_committed: bool = False,
+        ready: Callable[[], Awaitable[Any]] | None = None,
     ) -> Stage:
         """Wire ``process`` to ``topics``; ``stage`` when the service built its own (ingest,
         whose decision step and delivery step share the dedupe). ``gather_ms`` lets the
         broker hold a fetch that long until records gather into a batch, for a stage
-        whose cost is per batch rather than per record."""
-        tuning = self.settings.kafka.consumer_options(gather_ms)
+        whose cost is per batch rather than per record. ``group`` (default: the service's
+        consumer group) for a second subscription of the same service; ``read_committed``
+        for a topic written in transactions; ``ready`` is awaited before each batch (see
+        ``subscribe``)."""
+        tuning: dict[str, object] = dict(self.settings.kafka.consumer_options(gather_ms))
+        if read_committed:
+            tuning["isolation_level"] = "read_committed"
         stage = stage or Stage(self.name, self.broker, self.settings.topics.dlq, self.logger, on_published=on_published)
         subscribe(
             self.broker,
             stage,
             topics,
-            self.settings.consumer_group,
+            group or self.settings.consumer_group,
             process,
             batch=True,
             max_records=max_records,
@@ -184,6 +218,7 @@ class Service:
             listener=listener,
             co_partitioned=co_partitioned,
             tuning=tuning,
+            ready=ready,
         )
         return stage
 
@@ -194,8 +229,10 @@ class Service:
         on_startup: Sequence[Hook] = (),
         on_shutdown: Sequence[Hook] = (),
         before_stop: Sequence[Hook] = (),
+        contract: Contract | None = None,
     ) -> ServiceRuntime:
         return ServiceRuntime(
             self.name, self.settings, self.broker, self.logger, routes=routes,
             before_start=before_start, on_startup=on_startup, on_shutdown=on_shutdown, before_stop=before_stop,
+            contract=contract,
         )  # fmt: skip

@@ -24,6 +24,11 @@ class TopicSettings(BaseSettings):
     sla_alerts: str = Field(default="social.sla-alerts", description="warnings, breaches, escalations")
     dlq: str = Field(default="social.dlq", description="dead letters from every stage")
     sla_state: str = Field(default="social.sla-state", description="compacted changelog of the SLA monitor's clocks")
+    sla_volume: str = Field(
+        default="social.sla-volume",
+        description="the SLA monitor's repartition of inbound volume by dimension (lane, platform, issue type), "
+        "so one replica counts all of a dimension for surge detection",
+    )
     ingest_seen: str = Field(
         default="social.ingest-seen",
         description="compacted log of the message ids ingest has published, so its dedupe survives restarts",
@@ -45,6 +50,7 @@ class TopicSettings(BaseSettings):
             "sla_alerts": self.sla_alerts,
             "dlq": self.dlq,
             "sla_state": self.sla_state,
+            "sla_volume": self.sla_volume,
             "ingest_seen": self.ingest_seen,
             "agents": self.agents,
         }
@@ -58,6 +64,8 @@ class TopicSettings(BaseSettings):
         return {
             self.sla_state: {"cleanup.policy": "compact"},
             self.agents: {"cleanup.policy": "compact"},
+            # read once by the surge detector; what it counted lives in the state topic
+            self.sla_volume: {"retention.ms": str(86_400_000)},
             # Seen ids matter only within ingest's dedupe window (24 h by default): keep a
             # week, so the log stays bounded while any sane window still finds its ids.
             self.ingest_seen: {"cleanup.policy": "compact,delete", "retention.ms": str(7 * 86_400_000)},
