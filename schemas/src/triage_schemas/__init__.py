@@ -18,6 +18,8 @@ from triage_schemas.enums import (
     ResponseKind,
     SentimentLabel,
     Severity,
+    SurgeDimension,
+    SurgeKind,
     Tier,
 )
 from triage_schemas.records import (
@@ -35,6 +37,7 @@ from triage_schemas.records import (
     Sentiment,
     SlaAlert,
     SocialMessage,
+    SurgeAlert,
     parse_record,
 )
 
@@ -68,6 +71,9 @@ __all__ = [
     "Severity",
     "SlaAlert",
     "SocialMessage",
+    "SurgeAlert",
+    "SurgeDimension",
+    "SurgeKind",
     "Tier",
     "parse_record",
 ]

@@ -95,6 +95,7 @@ class ConversationEventType(StrEnum):
     REOPENED = "reopened"
     ASSIGNED = "assigned"
     UNASSIGNED = "unassigned"
+    RECLASSIFIED = "reclassified"  # a person corrected the message's classification
 
 
 class AgentStatus(StrEnum):
@@ -117,6 +118,21 @@ class AlertKind(StrEnum):
     RESOLUTION_BREACH = "resolution_breach"
     FOLLOW_UP_DUE = "follow_up_due"
     CLOSURE_NOTE_DUE = "closure_note_due"
+
+
+class SurgeKind(StrEnum):
+    """What the surge detector reports about the inbox as a whole (not one conversation)."""
+
+    SURGE = "surge"  # a dimension's volume well above what it usually sees at this hour
+    SURGE_RESOLVED = "surge_resolved"
+    NEGATIVE_SHARE = "negative_share"  # a lane's share of negative messages well above usual
+    P1_CLUSTER = "p1_cluster"  # several safety threats or account compromises within minutes
+
+
+class SurgeDimension(StrEnum):
+    LANE = "lane"
+    PLATFORM = "platform"
+    ISSUE_TYPE = "issue_type"
 
 
 class Severity(StrEnum):

@@ -35,7 +35,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
 
 from triage_schemas.business_time import Calendar, build_calendar
-from triage_schemas.enums import Channel, IssueType, Lane, Platform, Priority
+from triage_schemas.enums import Channel, IssueType, Lane, Platform, Priority, Severity, SurgeKind
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|s)")
 _UNIT_SECONDS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
@@ -132,6 +132,18 @@ class SurgePolicy(BaseModel):
     )
     cluster_count: int = Field(default=5, ge=2, description="this many of one such issue type ...")
     cluster_within: Seconds = Field(default=600, description="... within this long is a P1 cluster")
+    severity: dict[SurgeKind, Severity] = Field(
+        default_factory=lambda: {
+            SurgeKind.SURGE: Severity.CRITICAL,
+            SurgeKind.SURGE_RESOLVED: Severity.INFO,
+            SurgeKind.NEGATIVE_SHARE: Severity.WARNING,
+            SurgeKind.P1_CLUSTER: Severity.CRITICAL,
+        },
+        description="how loudly each kind is told (critical pages through Alertmanager)",
+    )
+
+    def severity_of(self, kind: SurgeKind) -> Severity:
+        return self.severity.get(kind, Severity.WARNING)
 
 
 class Campaign(BaseModel):

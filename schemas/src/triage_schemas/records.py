@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     TypeAdapter,
+    model_validator,
 )
 
 from triage_schemas.enums import (
@@ -36,6 +37,8 @@ from triage_schemas.enums import (
     ResponseKind,
     SentimentLabel,
     Severity,
+    SurgeDimension,
+    SurgeKind,
     Tier,
 )
 
@@ -163,6 +166,13 @@ class Classification(BaseModel):
     priority: Priority
     confidence: float = Field(ge=0.0, le=1.0)
     needs_review: bool
+    review_reasons: list[str] = Field(
+        default_factory=list,
+        description="why needs_review is set, the text's own problems first: empty_text, no_words (emoji, symbols "
+        "or links only), too_short, language_not_trained:<code> (a language the model was not trained on), "
+        "language_uncertain (a few words, likeliest in such a language), low_confidence, promoted_by_rule (the "
+        "P1 share or a guardrail changed the model's answer); empty when needs_review is false",
+    )
     sentiment: Sentiment
     scores: dict[IssueType, float] = Field(description="every issue type's probability")
     reasons: list[str] = Field(default_factory=list, description="guardrails that fired")
@@ -206,6 +216,15 @@ class Routing(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     escalate_to: str | None = Field(default=None, description="the leadership contact of a tier 2 conversation")
     campaign: str | None = Field(default=None, description="the policy campaign whose targets and template applied")
+    review: bool = Field(
+        default=False, description="the classification is uncertain: review_owner checks it while the clock runs"
+    )
+    review_owner: str | None = Field(default=None, description="who checks an uncertain classification")
+    corrected_by: str | None = Field(
+        default=None,
+        description="the event_id of the reclassified event this routing follows: a re-route of an already "
+        "routed message, not a new customer message",
+    )
     agent_id: str | None = Field(
         default=None, max_length=512, description="the person who owns the conversation; null = waiting or no roster"
     )
@@ -233,6 +252,21 @@ class Need(BaseModel):
     since: UtcDatetime = Field(description="when the conversation started waiting for an agent")
 
 
+class Correction(BaseModel):
+    """What a person corrected about a message's classification (a ``reclassified`` event)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    message_id: Id = Field(description="the message whose classification is corrected")
+    issue_type: IssueType
+    lane: Lane | None = Field(default=None, description="null = the issue type's lane in the routing policy")
+    priority: Priority | None = Field(
+        default=None, description="null = the issue type's priority in the routing policy"
+    )
+    sentiment: SentimentLabel | None = None
+    model_version: NonEmptyStr = Field(description="the model whose classification is corrected")
+
+
 class ConversationEvent(Record):
     record_type: Literal["conversation_event"] = "conversation_event"
     event_id: Id
@@ -252,6 +286,15 @@ class ConversationEvent(Record):
     )
     platform: Platform | None = None
     message_id: str | None = Field(default=None, description="the brand message that caused it, when one did")
+    correction: Correction | None = Field(
+        default=None, description="reclassified: the corrected classification; `actor` is who corrected it"
+    )
+
+    @model_validator(mode="after")
+    def _correction_with_reclassified(self) -> "ConversationEvent":
+        if (self.type is ConversationEventType.RECLASSIFIED) != (self.correction is not None):
+            raise ValueError("a reclassified event carries a correction, and only a reclassified event does")
+        return self
 
 
 class Agent(Record):
@@ -294,6 +337,37 @@ class SlaAlert(Record):
     calendar: str | None = Field(default=None, description="the calendar the target was counted on")
 
 
+class IssueTypeCount(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    issue_type: IssueType
+    count: int = Field(ge=0)
+
+
+class SurgeAlert(Record):
+    """The inbox turning, not one conversation: a volume surge on a lane, platform or issue
+    type (and its end), a lane turning negative, or a cluster of P1 messages. Published on
+    ``social.sla-alerts`` beside the clocks' alerts, keyed ``<dimension>:<value>``."""
+
+    record_type: Literal["surge_alert"] = "surge_alert"
+    alert_id: Annotated[str, Field(min_length=1, max_length=1024)] = Field(
+        description="the same for a repeat of the same alert: kind, dimension, value and window"
+    )
+    kind: SurgeKind
+    severity: Severity
+    dimension: SurgeDimension
+    value: NonEmptyStr = Field(description="the lane, platform or issue type")
+    count: int = Field(ge=0, description="messages in the window so far (negative ones for negative_share)")
+    expected: float = Field(ge=0, description="what the baseline expected for the window (0 for a P1 cluster)")
+    window_start: UtcDatetime
+    window_seconds: int = Field(ge=1)
+    at: UtcDatetime = Field(description="when it was noticed, in the stream's time")
+    top_issue_types: list[IssueTypeCount] = Field(
+        default_factory=list, description="the issue types driving a surge, most first"
+    )
+    campaigns: list[str] = Field(default_factory=list, description="planned campaigns active for this dimension")
+
+
 class DeadLetter(Record):
     record_type: Literal["dead_letter"] = "dead_letter"
     stage: NonEmptyStr
@@ -308,7 +382,15 @@ class DeadLetter(Record):
 
 
 AnyRecord = Annotated[
-    RawEnvelope | SocialMessage | ClassifiedMessage | RoutedMessage | ConversationEvent | SlaAlert | DeadLetter | Agent,
+    RawEnvelope
+    | SocialMessage
+    | ClassifiedMessage
+    | RoutedMessage
+    | ConversationEvent
+    | SlaAlert
+    | SurgeAlert
+    | DeadLetter
+    | Agent,
     Field(discriminator="record_type"),
 ]
 
@@ -321,6 +403,7 @@ RECORD_MODELS: dict[str, type[Record]] = {
     "routed": RoutedMessage,
     "conversation_event": ConversationEvent,
     "sla_alert": SlaAlert,
+    "surge_alert": SurgeAlert,
     "dead_letter": DeadLetter,
     "agent": Agent,
 }
