@@ -2,7 +2,8 @@
 
 Breaches, escalations and closing reply windows page (severity critical); resolution
 breaches go as warnings; reminders (follow-up, closure note) and plain warnings stay
-on ``social.sla-alerts`` only.
+on ``social.sla-alerts`` only. Surge alerts go too, with their own alert names and the
+severity ``sla.surges.severity`` gives them.
 
 Posting is best effort and off the alert path: the Kafka record is the alert of
 record, Alertmanager is a notification channel, so a slow or absent Alertmanager never
@@ -19,9 +20,17 @@ import httpx
 from prometheus_client import Counter
 
 from triage_runtime.logs import log_event
+from triage_schemas.enums import SurgeKind
+from triage_schemas.policy import SurgePolicy
+from triage_schemas.records import SurgeAlert
 from triage_sla_monitor.clock import Alert, Subject
 from triage_sla_monitor.inputs import SEVERITY, alert_tier
 
+SURGE_ALERTNAMES = {
+    SurgeKind.SURGE: "SocialInboxSurge",
+    SurgeKind.NEGATIVE_SHARE: "SocialLaneTurningNegative",
+    SurgeKind.P1_CLUSTER: "SocialP1Cluster",
+}
 POSTS = Counter("triage_sla_alertmanager_posts_total", "Posts to Alertmanager", ["outcome"])
 
 
@@ -77,6 +86,37 @@ class Alertmanager:
             if kind == "escalation":
                 body["tier"] = "2"
             self._put({"labels": body, "annotations": {}, "startsAt": now, "endsAt": now})
+
+    def surge(self, alert: SurgeAlert, rules: SurgePolicy) -> None:
+        """A surge fires until its ``surge_resolved``; a negative turn and a P1 cluster have
+        no end of their own, so they fire for two windows and lapse unless raised again."""
+        kind = SurgeKind.SURGE if alert.kind is SurgeKind.SURGE_RESOLVED else alert.kind
+        labels = {
+            "alertname": SURGE_ALERTNAMES[kind],
+            "kind": kind.value,
+            "severity": rules.severity_of(kind).value,
+            "dimension": alert.dimension.value,
+            "value": alert.value,
+        }
+        now = datetime.now(UTC)
+        if alert.kind is SurgeKind.SURGE_RESOLVED:
+            self._put({"labels": labels, "annotations": {}, "startsAt": now.isoformat(), "endsAt": now.isoformat()})
+            return
+        lasts = timedelta(days=30) if kind is SurgeKind.SURGE else timedelta(seconds=2 * alert.window_seconds)
+        top = ", ".join(f"{t.issue_type.value} {t.count}" for t in alert.top_issue_types)
+        self._put(
+            {
+                "labels": labels,
+                "annotations": {
+                    "summary": f"{kind.value} on {alert.dimension.value} {alert.value}: {alert.count} messages "
+                    f"against {alert.expected:g} expected",
+                    "top_issue_types": top,
+                    "campaigns": ", ".join(alert.campaigns),
+                },
+                "startsAt": alert.at.isoformat(),
+                "endsAt": (now + lasts).isoformat(),
+            }
+        )
 
     def _put(self, alert: dict[str, Any]) -> None:
         try:

@@ -28,7 +28,7 @@ Rules (``triage-spec.md``, "The SLA clock"):
 import heapq
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from triage_schemas.business_time import Calendar, add_seconds, seconds_between
@@ -100,6 +100,9 @@ class Clock:
     next_response: bool = False
     opened_at: float | None = None
     window_deadline: float | None = None
+    traceparent: str | None = None
+    """The W3C traceparent of the routed message that started this clock, when tracing is
+    on: its alerts continue that message's trace (see ``timers``)."""
 
     def running(self) -> bool:
         return (
@@ -131,6 +134,7 @@ class Alert:
     at: float
     target_seconds: int
     response: ResponseKind | None = None
+    traceparent: str | None = None  # the clock's, when tracing is on
 
     @property
     def alert_id(self) -> str:
@@ -281,10 +285,16 @@ class ClockStore:
             heapq.heappush(self._heap, (due, clock.conversation_id, clock.number))
 
     def customer_message(
-        self, conversation_id: str, at: float, subject: Subject | None, window_deadline: float | None = None
+        self,
+        conversation_id: str,
+        at: float,
+        subject: Subject | None,
+        window_deadline: float | None = None,
+        traceparent: str | None = None,
     ) -> tuple[Clock, list[Outcome]]:
         """A routed inbound message; ``subject`` None means no clock (spam).
-        ``window_deadline``: the platform's reply window close minus the margin."""
+        ``window_deadline``: the platform's reply window close minus the margin;
+        ``traceparent``: the message's trace, kept by the clock it starts."""
         clock = self.get(conversation_id)
         outcomes: list[Outcome] = []
         if subject is None:
@@ -311,8 +321,22 @@ class ClockStore:
             clock.opened_at = at
         if window_deadline is not None and (clock.window_deadline is None or window_deadline > clock.window_deadline):
             clock.window_deadline = window_deadline  # each customer message opens the window again
+        if clock.traceparent is None:
+            clock.traceparent = traceparent  # the message that started this clock
         self._schedule(clock)
         return clock, outcomes
+
+    def reclassify(self, conversation_id: str, subject: Subject | None) -> Clock | None:
+        """A person corrected the classification and the router routed the message again:
+        the open clock takes the new lane, priority, owner and targets, still counted from
+        when the customer wrote (a shorter target may be due at once); alerts already sent
+        stay sent. None when there is no open clock to correct."""
+        clock = self.clocks.get(conversation_id)
+        if clock is None or subject is None or clock.subject is None or clock.resolved_at is not None:
+            return None
+        clock.subject = subject
+        self._schedule(clock)
+        return clock
 
     def _new_clock(self, clock: Clock, at: float, *, reopened: bool) -> None:
         clock.number += 1
@@ -321,6 +345,7 @@ class ClockStore:
         clock.paused_since = None
         clock.paused_total = 0.0
         clock.window_deadline = None
+        clock.traceparent = None
         clock.next_response = not reopened
         if reopened:
             clock.resolved_at = None
@@ -385,9 +410,8 @@ class ClockStore:
                 emitted = kind_due if virtual or not math.isfinite(now) else now
                 response = clock.response if kind in RESPONSE_KINDS else None
                 elapsed = self._elapsed_for(clock, kind, kind_due)
-                alerts.append(
-                    Alert(cid, clock.number, kind, clock.subject, kind_due, elapsed, emitted, target, response)
-                )
+                alert = Alert(cid, clock.number, kind, clock.subject, kind_due, elapsed, emitted, target, response)
+                alerts.append(alert if clock.traceparent is None else replace(alert, traceparent=clock.traceparent))
             self._schedule(clock)
 
     def _elapsed_for(self, clock: Clock, kind: AlertKind, at: float) -> float:

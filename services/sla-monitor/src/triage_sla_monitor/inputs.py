@@ -24,6 +24,8 @@ FACTS: dict[ConversationEventType, Facts | None] = {
     ConversationEventType.REOPENED: Facts.REOPEN,
     ConversationEventType.ASSIGNED: None,  # changes who is on it, not the clock
     ConversationEventType.UNASSIGNED: None,
+    # the router answers a correction with the message routed again; that record moves the clock
+    ConversationEventType.RECLASSIFIED: None,
 }
 
 SEVERITY = {

@@ -54,7 +54,9 @@ DAY = 86_400.0
 
 
 class Figures:
-    """Recent first responses per lane (for the wait banner) and hourly DM buckets (for the badge)."""
+    """Recent first responses per lane, per platform and per lane and platform (for the wait
+    estimate and the public banner) and hourly DM buckets (for the badge). Each sample keeps
+    the last ``recent`` first responses; lanes and platforms are enums, so memory is bounded."""
 
     def __init__(
         self, recent: int, dm_window_seconds: float, dm_days: int = 7, buckets: tuple[float, ...] = BUCKETS
@@ -71,6 +73,8 @@ class Figures:
             "triage_sla_resolution_seconds", "Time from first customer message to resolution", buckets
         )
         self.recent: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=recent))
+        self.recent_by_platform: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=recent))
+        self.recent_by_lane_platform: dict[tuple[str, str], deque[float]] = defaultdict(lambda: deque(maxlen=recent))
         self.dm_window = dm_window_seconds
         self.dm_days = dm_days
         self.dm_hours: dict[int, list[int]] = {}
@@ -85,6 +89,8 @@ class Figures:
             return
         self.first_response.labels(s.lane, s.priority, s.platform).observe(outcome.first_response_seconds)
         self.recent[s.lane].append(outcome.first_response_seconds)
+        self.recent_by_platform[s.platform].append(outcome.first_response_seconds)
+        self.recent_by_lane_platform[s.lane, s.platform].append(outcome.first_response_seconds)
         if s.channel == "direct_message":
             bucket = self.dm_hours.setdefault(int(now // 3600), [0, 0])
             bucket[0] += 1

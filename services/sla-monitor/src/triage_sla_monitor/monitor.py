@@ -16,7 +16,8 @@ from pydantic import ValidationError
 
 from triage_runtime.delivery import Inbound, Outbound, Rejected
 from triage_runtime.jsonlines import validation_summary
-from triage_schemas.enums import ActorKind, ConversationEventType
+from triage_runtime.tracing import current_traceparent
+from triage_schemas.enums import ActorKind, ConversationEventType, SentimentLabel
 from triage_schemas.policy import ClockPolicy
 from triage_schemas.records import ConversationEvent, RoutedMessage, parse_record
 from triage_sla_monitor.alertmanager import Alertmanager
@@ -24,6 +25,7 @@ from triage_sla_monitor.clock import BREACHED, Answered, Clock, Facts, Outcome, 
 from triage_sla_monitor.config import SlaMonitorSettings
 from triage_sla_monitor.inputs import clock_store, epoch, fact_of, is_reply, subject_of, window_deadline
 from triage_sla_monitor.metrics import Figures
+from triage_sla_monitor.volume import Volume, volumes_of
 
 
 class Monitor:
@@ -38,6 +40,8 @@ class Monitor:
             settings.wait_sample, settings.dm_badge_window_seconds, buckets=settings.histogram_buckets_seconds
         )
         self.dirty: set[str] = set()
+        # inbound volume for the surge detector, written with the clocks (see ``volume``)
+        self.volumes: list[Volume] = []
         # the input (and state) partition of each clock, so a revoked partition's clocks can go
         self.partition_of: dict[str, int] = {}
         self.owned: set[int] = set()
@@ -92,6 +96,11 @@ class Monitor:
             raise Rejected(f"expected a routed record, got {record.record_type}")
         at = epoch(record.created_at)
         cid = record.conversation_id
+        if record.routing.corrected_by is not None:  # the same message routed again after a correction
+            corrected = self.store.reclassify(cid, subject_of(record))
+            if corrected is not None:
+                self._after(corrected, corrected.alerts_sent, [])
+            return cid if corrected is not None else None
         before = self.store.get(cid).alerts_sent
         if is_reply(record):
             actor_kind = record.actor_kind or ActorKind.HUMAN
@@ -100,8 +109,16 @@ class Monitor:
                 return None  # recorded, but an automated reply stops no clock
             clock, outcomes = self.store.event(cid, Facts.REPLY, at)
         else:
+            if inbound.partition is not None and inbound.offset is not None:
+                c = record.classification
+                self.volumes.extend(volumes_of(
+                    at, c.lane.value, record.platform.value, c.issue_type.value,
+                    c.sentiment.label is SentimentLabel.NEGATIVE, inbound.partition, inbound.offset,
+                ))  # fmt: skip
             deadline = window_deadline(record, self.policy.sla.reply_windows.margin)
-            clock, outcomes = self.store.customer_message(cid, at, subject_of(record), deadline)
+            clock, outcomes = self.store.customer_message(
+                cid, at, subject_of(record), deadline, traceparent=current_traceparent()
+            )
         self._after(clock, before, outcomes)
         return cid
 

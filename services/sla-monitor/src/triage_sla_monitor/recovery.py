@@ -14,9 +14,12 @@ from that state partition before any of its inputs is processed; when a partitio
 revoked, the clocks in hand are persisted and firing stops until the new assignment,
 and clocks of partitions this replica no longer owns are dropped. Kafka's (eager)
 rebalance revokes from every member before it assigns, so two replicas never fire the
-same clock.
+same clock. aiokafka hands out records of a new assignment while the listener still
+runs, so the consumer waits for ``restored`` before each batch: no input is applied to a
+clock that its restore would then overwrite.
 """
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -25,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from triage_runtime.delivery import Inbound
 from triage_runtime.kafka import read_to_end
 from triage_runtime.logs import log_event
-from triage_sla_monitor import state
+from triage_sla_monitor import state, volume
 from triage_sla_monitor.monitor import Monitor
 
 
@@ -35,6 +38,9 @@ class ClockState:
     def __init__(self, monitor: Monitor) -> None:
         self.monitor = monitor
         self.topic = monitor.settings.topics.sla_state
+        self.volume_topic = monitor.settings.topics.sla_volume
+        # set once the assigned partitions' clocks are restored: inputs wait for it
+        self.restored = asyncio.Event()
 
     async def restore(self, partitions: set[int]) -> int:
         """Load the committed clocks of these state partitions (a killed replica's open
@@ -61,6 +67,8 @@ class ClockState:
         if key is None:
             return 0
         cid = key.decode("utf-8", errors="replace")
+        if state.watch_dimension(cid) is not None:
+            return 0  # a surge watch, restored by ``surge_watch``
         if value is None:
             monitor.store.forget(cid)
             monitor.partition_of.pop(cid, None)
@@ -84,6 +92,7 @@ class ClockState:
             await self.restore(new)
             monitor.owned = set(partitions)
             monitor.firing = True
+        self.restored.set()
         log_event(
             monitor.logger, "partitions_assigned", partitions=sorted(partitions), restored=sorted(new),
             clocks=len(monitor.store),
@@ -91,6 +100,7 @@ class ClockState:
 
     async def revoked(self) -> None:
         """Before the group reassigns: persist what is in hand and stop firing."""
+        self.restored.clear()
         await self.persist(())
         async with self.monitor.lock:
             self.monitor.firing = False
@@ -98,17 +108,21 @@ class ClockState:
     async def persist(self, _: Sequence[Inbound]) -> None:
         """Write the touched clocks before the shared step commits the input offsets."""
         monitor = self.monitor
-        if not monitor.dirty:
+        if not monitor.dirty and not monitor.volumes:
             return
         async with monitor.lock:
             dirty, monitor.dirty = monitor.dirty, set()
+            volumes, monitor.volumes = monitor.volumes, []
             assert monitor.producer is not None
             try:
                 async with monitor.producer.transaction():
                     for cid in dirty:
                         await self.send(cid)
+                    for item in volumes:
+                        await monitor.producer.send(self.volume_topic, key=item.key.encode(), value=volume.dump(item))
             except BaseException:
                 monitor.dirty |= dirty
+                monitor.volumes[:0] = volumes
                 raise
             for cid in dirty:
                 clock = monitor.store.clocks.get(cid)

@@ -160,6 +160,9 @@ class Replay:
     def apply(self, at: float, number: int, record: RoutedMessage | ConversationEvent) -> None:
         store, cid = self.store, record.conversation_id
         if isinstance(record, RoutedMessage):
+            if record.routing.corrected_by is not None:
+                store.reclassify(cid, subject_of(record, self.policy))
+                return
             if is_reply(record):
                 if record.actor_kind is ActorKind.AUTOMATION:
                     self.lanes[record.classification.lane.value].automated_replies += 1

@@ -9,14 +9,19 @@ learned, and never below ``floor`` (a quiet night is not a surge). A surge is ra
 soon as the running count crosses the threshold, at most once until it ends; it ends
 at the first window below ``resolve_factor`` times the expected count. Planned volume
 (a campaign) multiplies what is expected, so a launch is not reported as a surge.
+
+Everything known about one dimension is one ``Watch``, so the live monitor can keep
+each dimension on the replica that counts it and write it to its state topic as one
+value (see ``surge_watch``); ``seen`` there remembers which inputs a watch has counted,
+so a redelivered input is not counted twice.
 """
 
 import math
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from triage_schemas.enums import IssueType
+from triage_schemas.enums import IssueType, SurgeKind
 from triage_schemas.policy import Campaign, SurgePolicy
 
 Dimension = tuple[str, str]  # ("platform", "instagram"), ("lane", "support"), ...
@@ -29,25 +34,29 @@ def no_campaign(_: Dimension, __: float) -> float:
     return 1.0
 
 
+def campaigns_for(campaigns: Sequence[Campaign], dimension: Dimension, at: float) -> list[Campaign]:
+    """The active campaigns that touch a dimension: a lane or platform counts the campaigns
+    that name it or every one of its kind (a campaign on one platform raises every lane's
+    volume a little: better a missed small surge than a planned launch reported); an issue
+    type counts only campaigns on every lane and platform."""
+    kind, value = dimension
+    return [
+        campaign
+        for campaign in campaigns
+        if campaign.active(at)
+        and (
+            (kind == "lane" and (campaign.lanes is None or value in campaign.lanes))
+            or (kind == "platform" and (campaign.platforms is None or value in campaign.platforms))
+            or (kind == "issue_type" and campaign.lanes is None and campaign.platforms is None)
+        )
+    ]
+
+
 def planned_by(campaigns: Sequence[Campaign]) -> Planned:
-    """Expected-volume multipliers of the policy's campaigns: a lane or platform counts the
-    active campaigns that touch it (a campaign on one platform raises every lane's volume a
-    little: better a missed small surge than a planned launch reported); an issue type
-    counts only campaigns on every lane and platform."""
+    """Expected-volume multipliers of the policy's campaigns (see ``campaigns_for``)."""
 
     def planned(dimension: Dimension, at: float) -> float:
-        kind, value = dimension
-        factor = 1.0
-        for campaign in campaigns:
-            if not campaign.active(at):
-                continue
-            if (
-                (kind == "lane" and (campaign.lanes is None or value in campaign.lanes))
-                or (kind == "platform" and (campaign.platforms is None or value in campaign.platforms))
-                or (kind == "issue_type" and campaign.lanes is None and campaign.platforms is None)
-            ):
-                factor *= campaign.expected_volume
-        return factor
+        return math.prod(campaign.expected_volume for campaign in campaigns_for(campaigns, dimension, at))
 
     return planned
 
@@ -56,7 +65,7 @@ def planned_by(campaigns: Sequence[Campaign]) -> Planned:
 class Signal:
     """What the detector reports; the monitor turns these into alerts."""
 
-    kind: str  # surge, surge_resolved, negative_share, p1_cluster
+    kind: SurgeKind
     dimension: Dimension
     count: int
     expected: float
@@ -102,7 +111,7 @@ def _day_hour(moment: float) -> int:
 
 
 @dataclass
-class _Window:
+class Window:
     start: float
     count: int = 0
     negative: int = 0
@@ -110,94 +119,122 @@ class _Window:
 
 
 @dataclass
+class Watch:
+    """Everything known about one dimension: its baselines, its open window, whether it
+    is surging or negative, its recent P1 messages (issue types), and what it counted."""
+
+    baseline: Baseline = field(default_factory=Baseline)
+    negative_baseline: Baseline = field(default_factory=Baseline)
+    windows: dict[float, Window] = field(default_factory=dict)  # open, by start: inputs arrive a little out of order
+    closed_until: float = -math.inf  # a late input counts in the first open window, never a closed one
+    surging: bool = False
+    negative: bool = False
+    recent_p1: deque[float] = field(default_factory=deque)
+    clustered: bool = False
+    seen: dict[int, int] = field(default_factory=dict)  # input partition -> last offset counted
+
+
+@dataclass
 class SurgeDetector:
     rules: SurgePolicy
     planned: Planned = no_campaign
-    baselines: dict[Dimension, Baseline] = field(default_factory=dict)
-    negative_baselines: dict[Dimension, Baseline] = field(default_factory=dict)
-    windows: dict[Dimension, _Window] = field(default_factory=dict)
-    surging: set[Dimension] = field(default_factory=set)
-    negative: set[Dimension] = field(default_factory=set)
-    recent_p1: dict[str, deque[float]] = field(default_factory=dict)
-    clustered: set[str] = field(default_factory=set)
+    watches: dict[Dimension, Watch] = field(default_factory=dict)
+    touched: set[Dimension] = field(default_factory=set)
+    """Dimensions changed since the caller last cleared it (what the live monitor writes)."""
 
     def observe(self, at: float, lane: str, platform: str, issue_type: IssueType, negative: bool) -> list[Signal]:
         """One inbound message; the signals it (or the windows it closes) raises."""
         signals = self.advance(at)
         for dimension in (("lane", lane), ("platform", platform), ("issue_type", str(issue_type))):
-            window = self._window(dimension, at)
-            window.count += 1
-            window.negative += int(negative)
-            window.issue_types[str(issue_type)] += 1
-            signals.extend(self._check_volume(dimension, window, at))
-            if dimension[0] == "lane":
-                signals.extend(self._check_negative(dimension, window, at))
-        signals.extend(self._check_cluster(str(issue_type), at))
+            signals.extend(self.count(dimension, at, issue_type, negative))
         return signals
 
-    def advance(self, now: float) -> list[Signal]:
-        """Close every window that ended before ``now``: learn it, end surges that passed."""
-        signals: list[Signal] = []
-        for dimension, window in list(self.windows.items()):
-            if now >= window.start + self.rules.window:
-                signals.extend(self._close(dimension, window, now))
-                del self.windows[dimension]
+    def count(self, dimension: Dimension, at: float, issue_type: IssueType | str, negative: bool) -> list[Signal]:
+        """One inbound message in one dimension, in the window of its time (or, late for a
+        closed one, in the first window still open)."""
+        watch = self.watches.setdefault(dimension, Watch())
+        self.touched.add(dimension)
+        window = self._window(watch, at)
+        window.count += 1
+        window.negative += int(negative)
+        window.issue_types[str(issue_type)] += 1
+        signals = self._check_volume(dimension, watch, window, at)
+        if dimension[0] == "lane":
+            signals.extend(self._check_negative(dimension, watch, window, at))
+        if dimension[0] == "issue_type":
+            signals.extend(self._check_cluster(dimension, watch, at))
         return signals
+
+    def advance(self, now: float, dimensions: Iterable[Dimension] | None = None) -> list[Signal]:
+        """Close every window that ended by ``now`` (of ``dimensions``, default all), oldest
+        first: learn it, end surges that passed."""
+        signals: list[Signal] = []
+        window_length = self.rules.window
+        for dimension in self.watches if dimensions is None else dimensions:
+            watch = self.watches[dimension]
+            for start in sorted(watch.windows):
+                if now < start + window_length:
+                    break
+                signals.extend(self._close(dimension, watch, watch.windows.pop(start), now))
+                watch.closed_until = start + window_length
+                self.touched.add(dimension)
+        return signals
+
+    def expected(self, dimension: Dimension, start: float) -> float | None:
+        """What the dimension usually sees in the window starting then; None while learning."""
+        watch = self.watches.get(dimension)
+        if watch is None or watch.baseline.windows < self.rules.warmup_windows:
+            return None
+        expected = watch.baseline.expected(start, self.rules.floor)
+        return None if expected is None else expected * self.planned(dimension, start)
 
     # --- volume ---------------------------------------------------------------------
 
-    def _window(self, dimension: Dimension, at: float) -> _Window:
-        window = self.windows.get(dimension)
+    def _window(self, watch: Watch, at: float) -> Window:
+        start = max(at - at % self.rules.window, watch.closed_until)
+        window = watch.windows.get(start)
         if window is None:
-            start = at - at % self.rules.window
-            window = self.windows[dimension] = _Window(start)
+            window = watch.windows[start] = Window(start)
         return window
 
-    def _expected(self, dimension: Dimension, start: float) -> float | None:
-        baseline = self.baselines.get(dimension)
-        if baseline is None or baseline.windows < self.rules.warmup_windows:
-            return None  # still learning what this dimension usually sees
-        expected = baseline.expected(start, self.rules.floor)
-        return None if expected is None else expected * self.planned(dimension, start)
-
-    def _check_volume(self, dimension: Dimension, window: _Window, at: float) -> list[Signal]:
-        if dimension in self.surging:
+    def _check_volume(self, dimension: Dimension, watch: Watch, window: Window, at: float) -> list[Signal]:
+        if watch.surging:
             return []
-        expected = self._expected(dimension, window.start)
+        expected = self.expected(dimension, window.start)
         if expected is None or window.count < self.rules.min_count or window.count < self.rules.factor * expected:
             return []
         if window.count < expected + SIGMAS * math.sqrt(expected):
             return []  # within what chance gives a small count (Poisson)
-        self.surging.add(dimension)
+        watch.surging = True
         top = tuple(window.issue_types.most_common(3))
-        return [Signal("surge", dimension, window.count, expected, window.start, at, top)]
+        return [Signal(SurgeKind.SURGE, dimension, window.count, expected, window.start, at, top)]
 
-    def _close(self, dimension: Dimension, window: _Window, now: float) -> list[Signal]:
+    def _close(self, dimension: Dimension, watch: Watch, window: Window, now: float) -> list[Signal]:
         signals: list[Signal] = []
-        expected = self._expected(dimension, window.start)
-        if dimension in self.surging and (expected is None or window.count < self.rules.resolve_factor * expected):
-            self.surging.discard(dimension)
-            signals.append(Signal("surge_resolved", dimension, window.count, expected or 0.0, window.start, now))
-        if dimension in self.negative and dimension[0] == "lane":
+        expected = self.expected(dimension, window.start)
+        if watch.surging and (expected is None or window.count < self.rules.resolve_factor * expected):
+            watch.surging = False
+            signals.append(
+                Signal(SurgeKind.SURGE_RESOLVED, dimension, window.count, expected or 0.0, window.start, now)
+            )
+        if watch.negative and dimension[0] == "lane":
             share = window.negative / window.count if window.count else 0.0
             if share < self.rules.negative_min_share:
-                self.negative.discard(dimension)
-        baseline = self.baselines.setdefault(dimension, Baseline())
+                watch.negative = False
         # A surge is not what is normal: it is learned only up to the threshold.
         ceiling = self.rules.factor * expected if expected is not None else float(window.count)
-        baseline.learn(window.start, min(float(window.count), ceiling), self.rules.smoothing)
+        watch.baseline.learn(window.start, min(float(window.count), ceiling), self.rules.smoothing)
         if dimension[0] == "lane" and window.count:
-            shares = self.negative_baselines.setdefault(dimension, Baseline())
-            shares.learn(window.start, window.negative / window.count, self.rules.smoothing)
+            watch.negative_baseline.learn(window.start, window.negative / window.count, self.rules.smoothing)
         return signals
 
     # --- a lane turning negative -------------------------------------------------------------
 
-    def _check_negative(self, dimension: Dimension, window: _Window, at: float) -> list[Signal]:
-        if dimension in self.negative or window.count < self.rules.negative_min_messages:
+    def _check_negative(self, dimension: Dimension, watch: Watch, window: Window, at: float) -> list[Signal]:
+        if watch.negative or window.count < self.rules.negative_min_messages:
             return []
-        shares = self.negative_baselines.get(dimension)
-        if shares is None or shares.windows < self.rules.warmup_windows or shares.overall is None:
+        shares = watch.negative_baseline
+        if shares.windows < self.rules.warmup_windows or shares.overall is None:
             return []
         usual = shares.overall
         share = window.negative / window.count
@@ -206,21 +243,21 @@ class SurgeDetector:
         spread = math.sqrt(window.count * usual * (1 - usual))
         if window.negative < window.count * usual + SIGMAS * spread:
             return []  # within what chance gives a window this size (binomial)
-        self.negative.add(dimension)
-        return [Signal("negative_share", dimension, window.negative, usual * window.count, window.start, at)]
+        watch.negative = True
+        return [Signal(SurgeKind.NEGATIVE_SHARE, dimension, window.negative, usual * window.count, window.start, at)]
 
     # --- P1 clusters ---------------------------------------------------------------------
 
-    def _check_cluster(self, issue_type: str, at: float) -> list[Signal]:
-        if issue_type not in self.rules.cluster_issue_types:  # StrEnum members equal their strings
+    def _check_cluster(self, dimension: Dimension, watch: Watch, at: float) -> list[Signal]:
+        if dimension[1] not in self.rules.cluster_issue_types:  # StrEnum members equal their strings
             return []
-        times = self.recent_p1.setdefault(issue_type, deque())
+        times = watch.recent_p1
         times.append(at)
         while times and at - times[0] > self.rules.cluster_within:
             times.popleft()
         if len(times) == 1:
-            self.clustered.discard(issue_type)  # a quiet spell: the last cluster has passed
-        if len(times) < self.rules.cluster_count or issue_type in self.clustered:
+            watch.clustered = False  # a quiet spell: the last cluster has passed
+        if len(times) < self.rules.cluster_count or watch.clustered:
             return []
-        self.clustered.add(issue_type)
-        return [Signal("p1_cluster", ("issue_type", issue_type), len(times), 0.0, times[0], at)]
+        watch.clustered = True
+        return [Signal(SurgeKind.P1_CLUSTER, dimension, len(times), 0.0, times[0], at)]

@@ -6,9 +6,11 @@ import contextlib
 import json
 import logging
 import time
+from typing import Any
 
 from pydantic import ValidationError
 
+from triage_runtime import tracing
 from triage_runtime.jsonlines import validation_summary
 from triage_runtime.logs import log_event
 from triage_schemas.records import DeadLetter, utcnow
@@ -19,6 +21,23 @@ from triage_sla_monitor.recovery import ClockState
 
 # Alerts that need a person now go to Alertmanager too; warnings and reminders stay on the topic.
 PAGED = {kind for kind, severity in SEVERITY.items() if severity.value == "critical"}
+
+
+def _trace_headers(
+    spans: tracing.Sends | None, alerts: list[Alert], outputs: list[tuple[str, bytes, bytes]], dlq: str
+) -> list[dict[str, Any]]:
+    """Each alert's extra ``send`` arguments: with tracing on, the headers with the
+    traceparent of a publish span that continues the trace of the message that started
+    its clock; off, nothing."""
+    if spans is None:
+        return [{}] * len(outputs)
+    return [
+        {"headers": spans.start(topic, alert.traceparent, "dead_letter" if topic == dlq else "sla_alert",
+                                # bounded values from the policy, never ids or text
+                                {"triage.alert.kind": alert.kind.value, "triage.lane": alert.subject.lane,
+                                 "triage.priority": alert.subject.priority})}
+        for alert, (topic, _, _) in zip(alerts, outputs, strict=True)
+    ]  # fmt: skip
 
 
 class AlertTimer:
@@ -38,13 +57,17 @@ class AlertTimer:
                 return []
             assert monitor.producer is not None
             outputs = [self._output(alert) for alert in alerts]
+            spans = tracing.sends("sla-monitor")  # None when tracing is off
+            traced = _trace_headers(spans, alerts, outputs, monitor.settings.topics.dlq)
             try:
                 async with monitor.producer.transaction():
-                    for topic, key, value in outputs:
-                        await monitor.producer.send(topic, key=key, value=value)
+                    for (topic, key, value), options in zip(outputs, traced, strict=True):
+                        await monitor.producer.send(topic, key=key, value=value, **options)
                     for cid in {a.conversation_id for a in alerts}:
                         await self.clock_state.send(cid)
             except Exception as error:
+                if spans is not None:
+                    spans.end(error)
                 # not sent: take the marks back so the next tick tries again
                 for alert in alerts:
                     clock = monitor.store.clocks.get(alert.conversation_id)
@@ -59,17 +82,21 @@ class AlertTimer:
                     monitor.store.forget(cid)
                     monitor.partition_of.pop(cid, None)
         sent = [
-            alert for alert, (topic, _, _) in zip(alerts, outputs, strict=True) if topic != monitor.settings.topics.dlq
-        ]
-        for alert in sent:
+            (index, alert) for index, (alert, (topic, _, _)) in enumerate(zip(alerts, outputs, strict=True))
+            if topic != monitor.settings.topics.dlq
+        ]  # fmt: skip
+        for index, alert in sent:
             monitor.figures.alert(alert)
-            log_event(
-                monitor.logger, "sla_alert", kind=alert.kind.value, lane=alert.subject.lane,
-                priority=alert.subject.priority, lateness_seconds=round(now - alert.due_at, 3),
-            )  # fmt: skip
+            with spans.current(index) if spans is not None else contextlib.nullcontext():  # the line gets the trace id
+                log_event(
+                    monitor.logger, "sla_alert", kind=alert.kind.value, lane=alert.subject.lane,
+                    priority=alert.subject.priority, lateness_seconds=round(now - alert.due_at, 3),
+                )  # fmt: skip
             if monitor.alertmanager is not None and alert.kind in PAGED:
                 monitor.alertmanager.fire(alert)
-        return sent
+        if spans is not None:
+            spans.end()
+        return [alert for _, alert in sent]
 
     def _output(self, alert: Alert) -> tuple[str, bytes, bytes]:
         """The alert as a record for social.sla-alerts, or, when it cannot be written (an
