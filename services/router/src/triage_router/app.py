@@ -10,14 +10,16 @@ from starlette.routing import Route
 
 from triage_router.assignment import AgentBook, DecisionLog, place_routed
 from triage_router.config import RouterSettings
+from triage_router.correction_step import consume_corrections
 from triage_router.policy import RoutingPolicy, load_policy
 from triage_router.records_io import decode_classified, routed
 from triage_router.tables import ASSIGNMENTS, AssignmentTables, how_of
+from triage_runtime.contract import Contract, Reads, Writes, dead_letters, record
 from triage_runtime.delivery import Inbound, Outbound, Result, one_at_a_time
 from triage_runtime.logs import log_event
 from triage_runtime.service import Service, ServiceRuntime
 from triage_runtime.topics import TopicSettings
-from triage_schemas.records import ConversationEvent
+from triage_schemas.records import Agent, ClassifiedMessage, ConversationEvent, RoutedMessage
 
 ROUTED = Counter(
     "triage_router_routed",
@@ -86,7 +88,64 @@ def build(settings: RouterSettings, policy: RoutingPolicy | None = None) -> Serv
         listener=tables,
     )
 
+    consume_corrections(service, settings, policy)
+
     async def agents(_: Request) -> JSONResponse:
         return JSONResponse({"assigner": tables.assigner, **book.view(time.time())})
 
-    return service.runtime(routes=[Route("/agents", agents)], before_start=[tables.start], before_stop=[tables.stop])
+    return service.runtime(
+        routes=[Route("/agents", agents)], before_start=[tables.start], before_stop=[tables.stop],
+        contract=contract(settings),
+    )  # fmt: skip
+
+
+def contract(settings: RouterSettings) -> Contract:
+    """What the router reads and writes (its AsyncAPI document, ``triage_runtime.contract``)."""
+    topics = settings.topics
+    table = "Read from the beginning by every replica before consuming, then followed: the assignment book's "
+    corrections = "Corrections, co-partitioned with the other input: "
+    return Contract(
+        reads=[
+            Reads(topics.classified, [record(ClassifiedMessage)], "Classified messages to route and assign."),
+            Reads(
+                topics.routed,
+                [record(RoutedMessage)],
+                corrections + "the routed messages, remembered by conversation.",
+                group=settings.corrections_group,
+            ),
+            Reads(
+                topics.conversation_events,
+                [record(ConversationEvent)],
+                corrections + "a `reclassified` event routes its conversation's message again.",
+                group=settings.corrections_group,
+            ),
+            Reads(
+                topics.routed,
+                [record(RoutedMessage)],
+                "When corrections partitions are assigned: their last "
+                "TRIAGE_ROUTER_CORRECTIONS_MEMORY_HOURS of routed messages, read back.",
+                outside_group=True,
+            ),
+            Reads(topics.agents, [record(Agent)], table + "roster.", outside_group=True),
+            Reads(
+                topics.conversation_events,
+                [record(ConversationEvent)],
+                table + "open assignments, replies and resolutions.",
+                outside_group=True,
+            ),
+        ],
+        writes=[
+            Writes(
+                topics.routed,
+                [record(RoutedMessage)],
+                "Each message with its owner, tier, reply mode and deadlines; routed again after a correction.",
+            ),
+            Writes(
+                topics.conversation_events,
+                [record(ConversationEvent)],
+                "`assigned` and `unassigned` events, written only by the assigner: the replica that owns "
+                f"partition 0 of {topics.classified}.",
+            ),
+            dead_letters(topics.dlq),
+        ],
+    )

@@ -107,6 +107,9 @@ class Team(Strict):
     strategy: AssignStrategy = Field(
         default=AssignStrategy.LEAST_LOADED, description="how the team's conversations are spread over its agents"
     )
+    lead: str | None = Field(
+        default=None, description="the team's lead (one of its members): reviews its lanes' uncertain messages"
+    )
 
 
 class AssignmentRules(Strict):
@@ -128,9 +131,16 @@ class AssignmentRules(Strict):
 
 class LaneRule(Strict):
     team: str
+    review_owner: str | None = Field(
+        default=None,
+        description="who checks the lane's uncertain classifications (needs_review); null = the team's lead, "
+        "or the team itself without one",
+    )
 
 
 class IssueTypeRule(Strict):
+    lane: Lane | None = Field(default=None, description="the issue type's lane, for a correction that names none")
+    priority: Priority | None = Field(default=None, description="its priority, for a correction that names none")
     specialist: str | None = Field(default=None, description="specialist owner; null = the lane's team")
     reply_mode: ReplyMode
     template: str | None = None
@@ -221,6 +231,11 @@ class RoutingPolicy(Strict):
             return None
         return self._calendars.get(name)
 
+    def reviewer_of(self, lane: Lane) -> str:
+        """Who checks the lane's uncertain classifications: its review owner, else its team's lead."""
+        rule = self.lanes[lane]
+        return rule.review_owner or self.teams[rule.team].lead or rule.team
+
     def team_of(self, owner: str) -> str:
         for name, team in self.teams.items():
             if owner == name or owner in team.members:
@@ -251,6 +266,11 @@ def _cross_checks(policy: RoutingPolicy) -> list[str]:
             errors.append(f"lanes.{lane}: missing; every lane needs a team")
         elif policy.lanes[lane].team not in policy.teams:
             errors.append(f"lanes.{lane}.team: '{policy.lanes[lane].team}' is not a team defined under teams")
+        elif (reviewer := policy.lanes[lane].review_owner) is not None and reviewer not in known:
+            errors.append(f"lanes.{lane}.review_owner: '{reviewer}' is not defined by any team")
+    for name, team in policy.teams.items():
+        if team.lead is not None and team.lead not in team.members:
+            errors.append(f"teams.{name}.lead: '{team.lead}' is not one of the team's members")
     for issue_type in IssueType:
         rule = policy.issue_types.get(issue_type)
         if rule is None:

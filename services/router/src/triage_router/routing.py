@@ -151,6 +151,13 @@ def route(message: ClassifiedMessage, policy: RoutingPolicy) -> RoutedMessage:
         if campaign.template is not None:
             template = campaign.template
             reasons.append(f"campaign {campaign.name}: pinned template {template}")
+    review_owner: str | None = None
+    if c.needs_review:
+        # The reply is not held back: the owner answers as usual while a person checks the
+        # classification (and corrects it with a reclassified event).
+        review_owner = policy.reviewer_of(c.lane)
+        why = ", ".join(c.review_reasons) or "the classifier is unsure"
+        reasons.append(f"review: {review_owner} checks the classification ({why})")
     routing = Routing(
         team=team,
         owner=owner,
@@ -162,6 +169,8 @@ def route(message: ClassifiedMessage, policy: RoutingPolicy) -> RoutedMessage:
         reasons=reasons,
         escalate_to=escalate_to,
         campaign=campaign.name if campaign is not None else None,
+        review=review_owner is not None,
+        review_owner=review_owner,
     )
     # Both parts are validated already (the classified message as it was read, the routing
     # as it was built): re-validating the whole message per record was a third of the cost.
@@ -225,6 +234,6 @@ def deadlines(
     }
 
 
-def carried_fields(message: ClassifiedMessage) -> dict[str, Any]:
+def carried_fields(message: ClassifiedMessage | RoutedMessage) -> dict[str, Any]:
     """The fields a stage passes on unchanged, as they are (no copy, no re-validation)."""
     return {name: getattr(message, name) for name in type(message).model_fields if name != "record_type"}
