@@ -2,13 +2,15 @@
 CLASSIFIER := $(BIN)/triage-classifier
 
 .PHONY: train evaluate model bench-classifier
-train: venv ## train the classifier from services/classifier/data/corpus (hyper-parameters by cross-validation on train)
+# Both read data/corpus plus the reviewed corrections in data/corrections (train-only).
+train: venv ## train the classifier from data/corpus plus data/corrections (hyper-parameters by cross-validation on train)
 	$(CLASSIFIER) train --jobs 2
 
-evaluate: venv ## classifier figures on the test split; writes reports/classifier-evaluation.{txt,json}
-	$(CLASSIFIER) evaluate --report-dir reports
+# With corrections in use, also trains (once, kept) the model without them, to report both.
+evaluate: venv ## classifier figures on the test split, with and without the corrections; writes reports/classifier-evaluation.{txt,json}
+	$(CLASSIFIER) evaluate --report-dir reports --jobs 2
 
-model: venv ## train the classifier only when no artifact exists for the current corpus and code
+model: venv ## train the classifier only when no artifact exists for the current corpus, corrections and code
 	$(CLASSIFIER) train --if-missing --jobs 2
 
 # One core: the throughput target is per core, so pin the process and its math libraries.

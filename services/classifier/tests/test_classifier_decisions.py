@@ -49,10 +49,12 @@ def test_a_guardrail_never_lowers_or_swaps_a_p1_answer(classifier: Classifier) -
 
 
 def test_low_confidence_needs_review_at_the_configured_threshold(classifier: Classifier) -> None:
-    text = "hmm ok"
+    # Long enough for its language to be read, so only the confidence decides.
+    text = "hmm ok, not sure about that"
     [result] = classifier.classify([text])
     strict = replace(classifier, policy=replace(classifier.policy, review_below=result.confidence + 0.01))
     lenient = replace(classifier, policy=replace(classifier.policy, review_below=result.confidence - 0.01))
+    assert strict.classify([text])[0].review_reasons == ["low_confidence"]
     assert strict.classify([text])[0].needs_review
     assert not lenient.classify([text])[0].needs_review
 

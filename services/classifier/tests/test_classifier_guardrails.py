@@ -129,3 +129,85 @@ def test_patterns_and_triggers_are_folded_as_the_text_is(tmp_path: Path) -> None
     for text in [*written, "se\u0301curite\u0301 danger"]:
         assert [signal.rule_id for signal in guardrails.signals(text)] == ["r1"], text
     assert guardrails.signals("strassen sécurité") == []
+
+
+# Issue 18 item 7: self-harm anywhere in a message, dangerous products however short,
+# threats in progress against staff, calls to remove hateful users (EN/FR/ES).
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("honestly i want to die. also ur app logs me out every day", "safety-self-harm"),
+        ("lowkey wanna kms, anyway where is my parcel", "safety-self-harm"),
+        ("been self harming again, sorry, wrong place", "safety-self-harm"),
+        ("j'ai envie de mourir sérieux. et la box marche pas", "safety-self-harm"),
+        ("je vais me tuer ce soir", "safety-self-harm"),
+        ("me quiero morir neta, y el pedido no llega", "safety-self-harm"),
+        ("me voy a quitar la vida esta noche", "safety-self-harm"),
+        ("no one would care if i was gone", "safety-quiet-self-harm"),
+        ("nadie me va a extrañar", "safety-quiet-self-harm"),
+        ("power bank exploded", "safety-product-danger"),
+        ("kettle sparked and shocked me", "safety-product-danger"),
+        ("la bouilloire fait des étincelles", "safety-product-danger"),
+        ("el cargador sacó chispas", "safety-product-danger"),
+        ("found glass in the baby food", "safety-product-danger"),
+        ("a passenger is threatening the cabin crew right now", "safety-staff-threat"),
+        ("un client frappe le caissier", "safety-staff-threat"),
+        ("le están pegando al repartidor", "safety-staff-threat"),
+        ("he says he'll stab the cashier", "safety-violence"),
+        ("il dit qu'il va la frapper", "safety-violence"),
+        ("dice que lo va a matar", "safety-violence"),
+        ("mañana vengo con una pistola", "safety-violence"),
+        ("ban this racist pls", "harassment-hate-removal"),
+        ("bannissez ce raciste", "harassment-hate-removal"),
+        ("saquen al homofóbico del grupo", "harassment-hate-removal"),
+        ("someone keeps calling people the n word in chat", "harassment-hate-removal"),
+    ],
+)
+def test_the_four_p1_classes_of_issue_18_fire(text: str, rule: str) -> None:
+    assert rule in {signal.rule_id for signal in load_guardrails().signals(text)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # hyperbole and idioms next to the new self-harm patterns
+        "i want to die my hair pink, which shade?",
+        "i want to die laughing every time this ad plays",
+        "ran 10 kms today in these shoes",
+        "your pills are ready for pickup",
+        "nobody will notice if i return it late right?",
+        "i'm going to end it now, the subscription is useless",
+        "cette chaleur va me tuer, vivement la clim",
+        "mon père va me tuer si il voit la facture",
+        "je vais me tuer dans l'escalier avec ces talons",
+        "je vais crever de chaud dans ce train",
+        "je veux en finir avec ce dossier de remboursement",
+        "me voy a tirar por la ventana jaja este anuncio",
+        "me muero de risa con este video",
+        "quiero morir de la risa",
+        # products that only sound dangerous
+        "my phone blew up with notifications after the post",
+        "the new iphone is smoking hot",
+        "this phone is on fire 🔥",
+        "mon téléphone explose de notifs",
+        "el foco se quemó, me mandan otro?",
+        "mi jefe echa humo hoy jaja",
+        "does it come with a knife sharpener?",
+        "my son got stuck on level 5",
+        # staff and threats that are not violence
+        "customer threatening to call manager lol",
+        "staff were threatened with layoffs",
+        "they're going to beat the record",
+        "les employés sont menacés de licenciement",
+        "esta ley es una amenaza para los trabajadores",
+        "il va tuer le game avec ce son",
+        # hateful words aimed at the brand's own content, and bans of things
+        "delete this racist ad now",
+        "la pub est raciste, supprimez la",
+        "la publicidad es racista, quítenla",
+        "can you ban the bots",
+        "the nazi zombies mode is fire",
+    ],
+)
+def test_look_alikes_of_the_four_p1_classes_stay_quiet(text: str) -> None:
+    assert load_guardrails().signals(text) == []

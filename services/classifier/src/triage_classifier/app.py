@@ -3,16 +3,17 @@
 from collections.abc import Sequence
 from functools import partial
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from triage_classifier.classify import Classifier
 from triage_classifier.config import ClassifierSettings
 from triage_classifier.loader import load_classifier
 from triage_classifier.records_io import classify_batch
+from triage_runtime.contract import Contract, Reads, Writes, dead_letters, record
 from triage_runtime.delivery import Inbound, Result
 from triage_runtime.logs import log_event
 from triage_runtime.service import Service, ServiceRuntime
-from triage_schemas.records import ClassifiedMessage
+from triage_schemas.records import ClassifiedMessage, SocialMessage
 
 CLASSIFIED = Counter(
     "triage_classifier_classified",
@@ -25,6 +26,17 @@ GUARDRAIL_PROMOTIONS = Counter(
     ["issue_type"],
 )
 MODEL_INFO = Gauge("triage_classifier_model_info", "The loaded model (value 1)", ["model_version"])
+# Drift: what a care lead watches week over week to know the model needs the team's corrections.
+CONFIDENCE = Histogram(
+    "triage_classifier_confidence",
+    "The model's confidence in the issue type it chose, by lane",
+    ["lane"],
+    buckets=(0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0),
+)
+REVIEW_REASONS = Counter(
+    "triage_classifier_review_reasons", "Why messages were flagged for review (a message may have several)", ["reason"]
+)
+LANGUAGES = Counter("triage_classifier_languages", "Messages by identified language (unknown: not named)", ["language"])
 
 
 def _counted(classifier: Classifier, classified_topic: str, batch: Sequence[Inbound]) -> list[Result]:
@@ -39,6 +51,11 @@ def _counted(classifier: Classifier, classified_topic: str, batch: Sequence[Inbo
                     ).inc()
                     if c.reasons:
                         GUARDRAIL_PROMOTIONS.labels(c.issue_type.value).inc()
+                    CONFIDENCE.labels(c.lane.value).observe(c.confidence)
+                    LANGUAGES.labels(c.language or "unknown").inc()
+                    for reason in c.review_reasons:
+                        # language_not_trained:de -> language_not_trained: the label set stays bounded
+                        REVIEW_REASONS.labels(reason.partition(":")[0]).inc()
     return results
 
 
@@ -59,4 +76,16 @@ def build(settings: ClassifierSettings, classifier: Classifier | None = None) ->
         partial(_counted, classifier, settings.topics.classified),
         max_records=settings.batch_size,
     )
-    return service.runtime()
+    return service.runtime(contract=contract(settings))
+
+
+def contract(settings: ClassifierSettings) -> Contract:
+    """What the classifier reads and writes (its AsyncAPI document, ``triage_runtime.contract``)."""
+    topics = settings.topics
+    return Contract(
+        reads=[Reads(topics.messages, [record(SocialMessage)], "Normalised messages, classified in batches.")],
+        writes=[
+            Writes(topics.classified, [record(ClassifiedMessage)], "Each message with its classification."),
+            dead_letters(topics.dlq),
+        ],
+    )

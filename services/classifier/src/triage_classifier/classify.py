@@ -1,12 +1,13 @@
-"""From message text to a classification: model scores, taxonomy, guardrails, review flag."""
+"""From message text to a classification: model scores, taxonomy, guardrails, language, review flag."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
 from triage_classifier.guardrails import Guardrails, Signal
+from triage_classifier.language import LanguageIdentifier, LanguagePolicy, identifier_for
 from triage_classifier.model import TrainedModel
 from triage_classifier.taxonomy import Taxonomy
 from triage_schemas.enums import IssueType, Priority
@@ -21,6 +22,14 @@ class Policy:
     max_model_chars: int = 2000
     # None: the threshold learned at training (in the model's metadata).
     p1_threshold: float | None = None
+    language: LanguagePolicy = field(default_factory=LanguagePolicy)
+
+
+# Why a person should look (``Classification.review_reasons``), besides the language's
+# reasons (``triage_classifier.language``: empty_text, no_words, too_short,
+# language_uncertain, language_not_trained:<code>).
+LOW_CONFIDENCE = "low_confidence"
+PROMOTED = "promoted_by_rule"
 
 
 @dataclass
@@ -29,6 +38,11 @@ class Classifier:
     taxonomy: Taxonomy
     guardrails: Guardrails
     policy: Policy
+    languages: LanguageIdentifier = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Loaded here, with the model, so a service has it before its first message.
+        self.languages = identifier_for(self.policy.language)
 
     @property
     def version(self) -> str:
@@ -59,6 +73,7 @@ class Classifier:
         # A type absent from the training labels still gets its score (0.0), as every type must.
         absent = {issue: 0.0 for issue in IssueType if issue not in issue_types}
         best_sentiment = np.argmax(predictions.sentiment_proba, axis=1)
+        languages = self.languages.identify_batch(clipped)
         results: list[Classification] = []
         for row in range(len(clipped)):
             scores = dict(zip(issue_types, rounded_scores[row], strict=True)) | absent
@@ -67,13 +82,21 @@ class Classifier:
             # How likely the answer given is, so a promoted answer reads as the guess it is.
             confidence = min(max(float(scores[issue_type]), 0.0), 1.0)
             sentiment = int(best_sentiment[row])
+            # The text's own problems first: they explain a low confidence.
+            language = languages[row]
+            review_reasons = [] if language.review_reason is None else [language.review_reason]
+            if confidence < self.policy.review_below:
+                review_reasons.append(LOW_CONFIDENCE)
+            if issue_type != model_types[row]:
+                review_reasons.append(PROMOTED)
             results.append(
                 Classification(
                     issue_type=issue_type,
                     lane=self.taxonomy.lane(issue_type),
                     priority=self.taxonomy.priority(issue_type),
                     confidence=confidence,
-                    needs_review=confidence < self.policy.review_below or issue_type != model_types[row],
+                    needs_review=bool(review_reasons),
+                    review_reasons=review_reasons,
                     sentiment=Sentiment(
                         label=predictions.sentiments[sentiment],
                         score=round(float(predictions.sentiment_proba[row, sentiment]), 4),
@@ -81,6 +104,7 @@ class Classifier:
                     scores=scores,
                     reasons=reasons,
                     model_version=self.model.version,
+                    language=language.language,
                 )
             )
         return results

@@ -2,11 +2,12 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from triage_classifier.corpus import DEFAULT_CORPUS_DIR
 from triage_classifier.guardrails import DEFAULT_GUARDRAILS
+from triage_classifier.language import DEFAULT_CANDIDATES, DEFAULT_TRAINED, LanguagePolicy, known_languages
 from triage_classifier.model import DEFAULT_MODEL_DIR
 from triage_classifier.taxonomy import DEFAULT_TAXONOMY
 from triage_runtime.settings import ServiceSettings
@@ -37,3 +38,66 @@ class ClassifierSettings(ServiceSettings):
     max_model_chars: int = Field(
         default=2000, ge=1, description="characters of a message the model reads; the record keeps them all"
     )
+    language_candidates: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_CANDIDATES),
+        min_length=1,
+        description='languages the identifier may answer (ISO 639-1 codes), as JSON (["en", "fr", "de"]); '
+        "a message is read as the likeliest of them",
+    )
+    trained_languages: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_TRAINED),
+        min_length=1,
+        description="languages the model was trained on (the corpus's), as JSON; among the candidates. A message "
+        "identified in another one needs review (language_not_trained:<code>)",
+    )
+    language_min_letters: int = Field(
+        default=4,
+        ge=1,
+        description="a text with fewer letters (links, handles, digits and emoji aside) is too short to judge "
+        "and needs review (too_short; none at all: no_words)",
+    )
+    language_min_confidence: float = Field(
+        default=0.5,
+        gt=0.0,
+        le=1.0,
+        description="the language is named when the identifier gives it at least this probability; below, it is "
+        "null, and the message needs review if the likeliest candidate is an untrained language",
+    )
+    trained_language_prior: float = Field(
+        default=3.0,
+        ge=1.0,
+        description="how many times likelier a trained language is than another candidate before the text is read "
+        "(the inbox is mostly in them; a few words of Spanish can read as Portuguese)",
+    )
+    language_max_chars: int = Field(
+        default=300, ge=1, description="characters of a message the language identifier reads"
+    )
+
+    @field_validator("language_candidates", "trained_languages")
+    @classmethod
+    def _known_languages(cls, codes: list[str], info: ValidationInfo) -> list[str]:
+        codes = list(dict.fromkeys(code.strip().lower() for code in codes))
+        unknown = sorted(set(codes) - known_languages())
+        if unknown:
+            raise ValueError(
+                f"TRIAGE_CLASSIFIER_{(info.field_name or '').upper()}: the language identifier does not know "
+                f"{', '.join(unknown)} (ISO 639-1 codes such as en, fr, es)"
+            )
+        if info.field_name == "trained_languages":
+            missing = sorted(set(codes) - set(info.data.get("language_candidates", codes)))
+            if missing:
+                raise ValueError(
+                    f"TRIAGE_CLASSIFIER_TRAINED_LANGUAGES: {', '.join(missing)} not among "
+                    "TRIAGE_CLASSIFIER_LANGUAGE_CANDIDATES, so never identified"
+                )
+        return codes
+
+    def language_policy(self) -> LanguagePolicy:
+        return LanguagePolicy(
+            candidates=tuple(self.language_candidates),
+            trained=tuple(self.trained_languages),
+            min_letters=self.language_min_letters,
+            min_confidence=self.language_min_confidence,
+            max_chars=self.language_max_chars,
+            trained_prior=self.trained_language_prior,
+        )

@@ -1,19 +1,28 @@
-"""The labelled corpus: reading it, and the one fixed train/test split."""
+"""The labelled corpus: reading it, and the one fixed train/test split.
 
+Lines exported from people's corrections (``data/corrections/*.jsonl``, see
+``triage_classifier.corrections``) are held apart in ``Corpus.corrections``: they are
+always train, never test, whatever their id.
+"""
+
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
 from triage_schemas.enums import IssueType, SentimentLabel
 
 DEFAULT_CORPUS_DIR = Path(__file__).resolve().parents[2] / "data" / "corpus"
+# Corrections reviewed by the care lead and committed: train-only examples.
+DEFAULT_CORRECTIONS_DIR = Path(__file__).resolve().parents[2] / "data" / "corrections"
 
 Split = Literal["train", "test"]
+Source = Literal["corpus", "correction"]
 TEST_SHARE_PERCENT = 20
 
 
@@ -24,9 +33,17 @@ class Example(BaseModel):
     lang: str
     text: str
     issue_type: IssueType
-    sentiment: SentimentLabel
+    # Always set on a corpus line (the reader refuses one without); a correction that did
+    # not correct the sentiment has none, and the sentiment head does not learn from it.
+    sentiment: SentimentLabel | None = None
     platform: str | None = None
     channel: str | None = None
+    # Provenance: a hand-written corpus line, or a person's correction of the model
+    # (who corrected it, on which day, and when exactly: the latest correction of a text wins).
+    source: Source = "corpus"
+    agent: str | None = None
+    date: dt.date | None = None
+    corrected_at: AwareDatetime | None = None
 
 
 @dataclass(frozen=True)
@@ -41,12 +58,33 @@ class CorpusProblem:
 
 @dataclass(frozen=True)
 class Corpus:
+    """The corpus lines (``examples``, split by id) and the corrections added to train.
+
+    ``correction_notes`` says which correction lines were not used and why (a text
+    already in the corpus, or corrected again later)."""
+
     examples: list[Example]
     problems: list[CorpusProblem]
     files: list[Path]
+    corrections: list[Example] = field(default_factory=list)
+    correction_files: list[Path] = field(default_factory=list)
+    correction_notes: list[str] = field(default_factory=list)
 
     def split(self, which: Split) -> list[Example]:
-        return [example for example in self.examples if split_of(example.id) == which]
+        """A split of the corpus lines; train also holds every correction, test never does."""
+        own = [example for example in self.examples if split_of(example.id) == which]
+        return own + self.corrections if which == "train" else own
+
+    def without_corrections(self) -> "Corpus":
+        return replace(self, corrections=[], correction_files=[], correction_notes=[])
+
+    def digest(self) -> str:
+        """A hash of the corpus files and of the correction files, when there are any
+        (without them it is the corpus's own, so adding none changes no model version)."""
+        own = corpus_digest(self.files)
+        if not self.correction_files:
+            return own
+        return hashlib.sha256(f"{own}\0corrections\0{corpus_digest(self.correction_files)}".encode()).hexdigest()
 
 
 def split_of(example_id: str) -> Split:
@@ -66,10 +104,21 @@ def _read(path: Path) -> Iterator[tuple[int, Example | CorpusProblem]]:
             if not line.strip():
                 continue
             try:
-                yield number, Example.model_validate(json.loads(line))
+                example = Example.model_validate(json.loads(line))
             except ValueError as error:
                 reason = "not JSON" if not isinstance(error, ValidationError) else _first_error(error)
                 yield number, CorpusProblem(path, number, reason)
+                continue
+            problem = _corpus_line_problem(example)
+            yield number, example if problem is None else CorpusProblem(path, number, problem)
+
+
+def _corpus_line_problem(example: Example) -> str | None:
+    if example.source != "corpus":
+        return f"source {example.source!r}: corrections go in data/corrections/, which train reads apart"
+    if example.sentiment is None:
+        return "sentiment: a corpus line needs one (negative, neutral or positive)"
+    return None
 
 
 def _first_error(error: ValidationError) -> str:

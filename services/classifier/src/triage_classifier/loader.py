@@ -17,5 +17,6 @@ def load_classifier(settings: ClassifierSettings) -> Classifier:
             review_below=settings.review_below,
             max_model_chars=settings.max_model_chars,
             p1_threshold=settings.p1_threshold,
+            language=settings.language_policy(),
         ),
     )

@@ -108,7 +108,9 @@ class TrainedModel:
             sentiment_proba=self._sentiment_head.predict_proba(matrix),
         )
 
-    def save(self, model_dir: Path) -> Path:
+    def save(self, model_dir: Path, make_current: bool = True) -> Path:
+        """Write the artifact to ``<model_dir>/<version>/``; ``make_current``: point
+        ``CURRENT`` at it (not for a baseline trained only to be compared with)."""
         target = model_dir / self.version
         target.mkdir(parents=True, exist_ok=True)
         artifact = {
@@ -123,7 +125,8 @@ class TrainedModel:
         joblib.dump(artifact, partial, compress=3)
         partial.replace(target / ARTIFACT_FILE)
         (target / CARD_FILE).write_text(json.dumps(self.metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        (model_dir / CURRENT_FILE).write_text(self.version + "\n", encoding="utf-8")
+        if make_current:
+            (model_dir / CURRENT_FILE).write_text(self.version + "\n", encoding="utf-8")
         return target
 
 

@@ -17,6 +17,16 @@ from triage_ingest.pii import PiiDetector
 from triage_ingest.seen_log import SeenMarks, restore_seen
 from triage_ingest.webhooks.routes import WebhookReceiver
 from triage_runtime import safejson
+from triage_runtime.contract import (
+    CORRELATION_ID,
+    FASTSTREAM_HEADERS,
+    Contract,
+    Reads,
+    RecordKind,
+    Writes,
+    dead_letters,
+    record,
+)
 from triage_runtime.delivery import Inbound, Outbound, Rejected, Result, Stage, one_at_a_time
 from triage_runtime.logs import log_event
 from triage_runtime.service import Service, ServiceRuntime
@@ -147,4 +157,60 @@ def build(settings: IngestSettings) -> ServiceRuntime:
 
         routes = WebhookReceiver(settings.webhooks, publish).routes()
         log_event(service.logger, "webhooks_enabled", path="/webhooks/{platform}")
-    return service.runtime(routes=routes, before_start=[restore], before_stop=[step.marks.close])
+    return service.runtime(
+        routes=routes, before_start=[restore], before_stop=[step.marks.close], contract=contract(settings)
+    )
+
+
+SEEN_MARK = RecordKind(
+    "seen_mark",
+    key="the message_id ingest published",
+    summary="A message id ingest has published: its dedupe window across restarts (internal to ingest).",
+    schema={"type": "string", "pattern": r"^[0-9]+\.[0-9]{3}$", "description": "when it was seen, epoch seconds"},
+    content_type="text/plain",
+)
+
+
+def contract(settings: IngestSettings) -> Contract:
+    """What ingest reads and writes (its AsyncAPI document, ``triage_runtime.contract``)."""
+    topics = settings.topics
+    return Contract(
+        reads=[
+            Reads(
+                topics.raw,
+                [record(RawEnvelope)],
+                "Platform events in envelopes: each becomes messages, "
+                "brand-reply events, nothing (an event that is not a message, a duplicate) or a dead letter.",
+            ),
+            Reads(
+                topics.ingest_seen,
+                [SEEN_MARK],
+                "At start, before consuming: the ids seen within the dedupe "
+                "window (TRIAGE_INGEST_DEDUPE_WINDOW_SECONDS).",
+                outside_group=True,
+            ),
+        ],
+        writes=[
+            Writes(topics.messages, [record(SocialMessage)], "Normalised, deduplicated messages."),
+            Writes(
+                topics.conversation_events,
+                [record(ConversationEvent)],
+                "The brand's own replies seen on the platforms (echoes), as `agent_replied` events.",
+            ),
+            Writes(
+                topics.ingest_seen,
+                [SEEN_MARK],
+                "The message ids of every published batch, after its "
+                "acknowledgements, gathered for TRIAGE_INGEST_SEEN_MARK_DELAY_MS.",
+                headers={"content-type": {"type": "string", "const": ""}, "correlation_id": CORRELATION_ID},
+            ),
+            Writes(
+                topics.raw,
+                [record(RawEnvelope)],
+                "Only with the webhook receiver on "
+                "(TRIAGE_INGEST_WEBHOOKS__ENABLED): each accepted POST /webhooks/{platform}, as an envelope.",
+                headers=FASTSTREAM_HEADERS,
+            ),
+            dead_letters(topics.dlq),
+        ],
+    )
