@@ -31,14 +31,14 @@ $(STAMP): $(foreach d,$(DISTS),$(d)/pyproject.toml) requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-build-isolation $(foreach d,$(DISTS),-e $(d)) -r requirements-dev.txt
 	@touch $@
 
-system-deps: $(SYSTEM_STAMP) ## Debian packages the tests use (prometheus, promtool, alertmanager, kcat)
+system-deps: $(SYSTEM_STAMP) ## Debian packages the tests use (prometheus, promtool, alertmanager, kcat, chromium)
 
-$(SYSTEM_STAMP):
+$(SYSTEM_STAMP): Makefile
 	@mkdir -p .run
-	@missing=""; for cmd in prometheus promtool prometheus-alertmanager kcat docker-compose; do command -v $$cmd >/dev/null || missing=1; done; \
+	@missing=""; for cmd in prometheus promtool prometheus-alertmanager kcat docker-compose chromium; do command -v $$cmd >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager kcat docker-compose >/dev/null; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager kcat docker-compose chromium >/dev/null; \
 	fi
 	@touch $@
 

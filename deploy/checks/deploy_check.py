@@ -12,6 +12,8 @@
 * the alert rules pass ``promtool check rules`` and ``promtool test rules``, and the
   PrometheusRule in the base is generated from deploy/monitoring/triage-alerts.rules.yaml;
 * the routing policy shipped in the ConfigMap passes ``triage-router check-policy``;
+* the grafana-dashboard component carries the same dashboard as
+  deploy/monitoring/dashboards/social-triage.json (``make dashboards`` writes both);
 * the compose file parses (``docker-compose config``) and builds from Dockerfiles that
   exist; each service's image (services/<service>/Dockerfile, built with the repository
   root as context) is multi-stage, runs as a non-root user and copies only paths that
@@ -47,6 +49,8 @@ PROMETHEUS_RULE = K8S / "base" / "prometheus-rule.yaml"
 # router's shipped policy; the check keeps the two from drifting apart.
 ROUTING_POLICY = K8S / "base" / "routing-policy.yaml"
 ROUTER_DEFAULT_POLICY = DEPLOY.parent / "services" / "router" / "src" / "triage_router" / "policies" / "default.yaml"
+DASHBOARD = DEPLOY / "monitoring" / "dashboards" / "social-triage.json"
+DASHBOARD_COPY = COMPONENTS / "grafana-dashboard" / "social-triage.json"
 
 
 def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -205,6 +209,16 @@ def check_policy_copy() -> list[str]:
     return []
 
 
+def check_dashboard_copy() -> list[str]:
+    """Kustomize reads only files under the component: it carries a copy of the dashboard."""
+    if not DASHBOARD_COPY.exists() or DASHBOARD_COPY.read_text() != DASHBOARD.read_text():
+        return [
+            f"{os.path.relpath(DASHBOARD_COPY, DEPLOY.parent)} differs from "
+            f"{os.path.relpath(DASHBOARD, DEPLOY.parent)}: run `make dashboards`"
+        ]
+    return []
+
+
 def check_compose() -> list[str]:
     compose = DEPLOY / "compose.yaml"
     parsed = run(["docker-compose", "-f", str(compose), "config", "-q"])
@@ -315,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
             problems.append(f"[{label}] {error}")
     problems += check_rules()
     problems += check_policy_copy()
+    problems += check_dashboard_copy()
     problems += check_compose()
     for service in SERVICES:
         dockerfile = DEPLOY.parent / "services" / service / "Dockerfile"

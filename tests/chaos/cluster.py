@@ -286,6 +286,7 @@ class Observer:
         self.dead_good: dict[int, list[Dead]] = defaultdict(list)
         self.dead_other: list[Dead] = []
         self.alerts: list[AlertSeen] = []
+        self.surges: list[dict[str, Any]] = []
         self.last_conversation: str | None = None
         self.seen_offsets: dict[TopicPartition, int] = {}  # next offset after the last one read
         self._consumers: list[AIOKafkaConsumer] = []
@@ -379,6 +380,9 @@ class Observer:
 
     def _on_alert(self, value: bytes, _: dict[str, str]) -> None:
         record = json.loads(value)
+        if record.get("record_type") == "surge_alert":
+            self.surges.append(record)  # about the inbox, not one conversation's clock
+            return
         self.alerts.append(
             AlertSeen(
                 alert_id=record["alert_id"],

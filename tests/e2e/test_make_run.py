@@ -1,5 +1,5 @@
-"""`make run`'s runner: all four services up, routed messages and a breach from the demo
-within minutes, and Ctrl-C leaves no process behind."""
+"""`make run`'s runner: all four services up, routed messages, a breach and the staged
+surge from the demo within minutes, and Ctrl-C leaves no process behind."""
 
 import asyncio
 import json
@@ -28,7 +28,7 @@ def alive(pid: int) -> bool:
     return stat.exists() and stat.read_text().split(") ", 1)[1][:1] != "Z"
 
 
-async def test_demo_run_shows_routed_messages_and_a_breach_and_ctrl_c_stops_everything(
+async def test_demo_run_shows_routed_messages_a_breach_and_a_surge_and_ctrl_c_stops_everything(
     kafka: KafkaHarness, tmp_path: Path
 ) -> None:
     run_dir = tmp_path / "run"
@@ -52,7 +52,7 @@ async def _until_breach_then_ctrl_c(runner: asyncio.subprocess.Process, run_dir:
     seen: list[str] = []
     status: dict[str, Any] = {}
     try:
-        async with asyncio.timeout(170):
+        async with asyncio.timeout(300):
             while True:
                 line = (await runner.stdout.readline()).decode(errors="replace")
                 assert line, "triage-local run ended early:\n" + "".join(seen[-30:])
@@ -60,12 +60,16 @@ async def _until_breach_then_ctrl_c(runner: asyncio.subprocess.Process, run_dir:
                 if line.startswith('{"at"'):
                     status = json.loads(line)
                     breaches = sum(lane["breaches"] for lane in status["lanes"].values())
-                    # the demo's roster: its agents take conversations, so some are open
-                    if status["routed"] and breaches and status["agents"]["open"]:
+                    # the demo's roster: its agents take conversations, so some are open; two
+                    # minutes in, its payment outage floods Instagram
+                    surging = status["surges"]
+                    if status["routed"] and breaches and status["agents"]["open"] and "platform:instagram" in surging:
                         break
     except TimeoutError:
         last = "".join(seen[-30:])
-        raise AssertionError(f"no routed message, breach and assigned agent within the time limit:\n{last}") from None
+        raise AssertionError(
+            f"no routed message, breach, assigned agent and Instagram surge within the time limit:\n{last}"
+        ) from None
     output = "".join(seen)
     pids = {p.stem: int(p.read_text()) for p in (run_dir / "pids").glob("*.pid")}
     assert set(pids) == {*STAGES, "demo"}

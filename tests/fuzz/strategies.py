@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from triage_router.policy import DEFAULT_POLICY, load_policy
 from triage_router.routing import route
 from triage_schemas.enums import Channel, ConversationEventType, Direction, IssueType, Lane, Platform, Priority
-from triage_schemas.records import ClassifiedMessage, ConversationEvent, SocialMessage
+from triage_schemas.records import ClassifiedMessage, ConversationEvent, Correction, SocialMessage
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "services" / "ingest" / "tests" / "fixtures"
@@ -282,12 +282,16 @@ def routed_dict(text: str = "i was charged twice for one order", direction: str 
 
 
 def event_dict(kind: ConversationEventType, seconds: float = 0) -> dict[str, Any]:
+    correction = None
+    if kind is ConversationEventType.RECLASSIFIED:  # a reclassified event carries its correction
+        correction = Correction(message_id="instagram:m1", issue_type=IssueType.SAFETY_THREAT, model_version="fuzz")
     return ConversationEvent(
         event_id=f"e-{kind.value}-{seconds}",
         conversation_id="instagram:c1",
         type=kind,
         at=RECENT + timedelta(seconds=seconds),
         actor="agent-7",
+        correction=correction,
     ).model_dump(mode="json")
 
 

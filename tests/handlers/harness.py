@@ -30,7 +30,9 @@ double only (``_FaithfulFakeProducer``); the runtime is not changed for them:
 
 Clients the services open outside FastStream are replaced in memory mode only: ingest's
 read-back of its dedupe marks (``restore_seen``), the SLA monitor's partition check and
-its transactional producer (its clock state and alerts go to the collectors instead).
+its transactional producer (its clock state and alerts go to the collectors instead); and
+the gates that hold batches until a listener has restored state are opened
+(``open_gate``), since no partition is ever assigned in memory.
 """
 
 import asyncio
@@ -247,6 +249,20 @@ def service_env(service: str, bootstrap: str, topics: TopicSettings) -> dict[str
     }
     env.update({f"TRIAGE_TOPIC_{key.upper()}": name for key, name in topics.all_topics().items()})
     return env
+
+
+def open_gate(monkeypatch: pytest.MonkeyPatch, owner: type, event: str) -> None:
+    """In memory the consumer group never assigns partitions, so the listeners that restore
+    state never run: open the gate (an ``asyncio.Event`` attribute set once restored) that
+    the stage's batches wait for (``subscribe``'s ``ready``), as an assignment with nothing
+    to restore would."""
+    init = vars(owner)["__init__"]
+
+    def opened(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        getattr(self, event).set()
+
+    monkeypatch.setattr(owner, "__init__", opened)
 
 
 @contextlib.asynccontextmanager

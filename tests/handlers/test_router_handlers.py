@@ -7,9 +7,10 @@ import pytest
 
 from tests.factories import RECEIVED, classified
 from tests.handlers.conftest import Start
-from tests.handlers.harness import Outputs, ServiceSpec
+from tests.handlers.harness import Outputs, ServiceSpec, open_gate
 from triage_router.app import build
 from triage_router.config import RouterSettings
+from triage_router.correction_step import CorrectionStep
 from triage_router.tables import AssignmentTables
 
 
@@ -20,6 +21,7 @@ def _no_kafka_tables(monkeypatch: pytest.MonkeyPatch, _: Outputs) -> None:
 
     monkeypatch.setattr(AssignmentTables, "start", nothing)
     monkeypatch.setattr(AssignmentTables, "stop", nothing)
+    open_gate(monkeypatch, CorrectionStep, "refilled")
 
 
 ROUTER = ServiceSpec(

@@ -11,29 +11,40 @@ import pytest
 
 import triage_sla_monitor.app
 from tests.handlers.conftest import Start
-from tests.handlers.harness import InMemoryTransactionalProducer, Output, Outputs, RunningService, ServiceSpec
+from tests.handlers.harness import (
+    InMemoryTransactionalProducer,
+    Output,
+    Outputs,
+    RunningService,
+    ServiceSpec,
+    open_gate,
+)
 from tests.sla_records import event, routed
 from triage_sla_monitor.app import build
 from triage_sla_monitor.config import SlaMonitorSettings
 from triage_sla_monitor.monitor import Monitor
+from triage_sla_monitor.recovery import ClockState
+from triage_sla_monitor.surge_watch import SurgeWatch
 
 
 def _no_kafka_clients(monkeypatch: pytest.MonkeyPatch, outputs: Outputs) -> None:
     # Kafka only: the partition-count check in build(), and the transactional producer the
     # monitor writes clocks and alerts with (outside FastStream, so TestKafkaBroker never sees it).
-    async def check_partitions(settings: SlaMonitorSettings) -> None:
-        return None
+    async def check_partitions(settings: SlaMonitorSettings) -> int:
+        return settings.topics.partitions
 
     monkeypatch.setattr(triage_sla_monitor.app, "check_partitions", check_partitions)
     monkeypatch.setattr(Monitor, "make_producer", lambda self: InMemoryTransactionalProducer(outputs))
+    open_gate(monkeypatch, ClockState, "restored")
+    open_gate(monkeypatch, SurgeWatch, "restored")
 
 
 SLA_MONITOR = ServiceSpec(
     "sla-monitor",
     settings=SlaMonitorSettings,
     build=build,
-    outputs=lambda topics: [topics.sla_state, topics.sla_alerts, topics.dlq],
-    read_committed=lambda topics: [topics.sla_state, topics.sla_alerts],  # written in transactions
+    outputs=lambda topics: [topics.sla_state, topics.sla_alerts, topics.sla_volume, topics.dlq],
+    read_committed=lambda topics: [topics.sla_state, topics.sla_alerts, topics.sla_volume],  # in transactions
     memory_patches=_no_kafka_clients,
 )
 

@@ -1,13 +1,14 @@
 """The live view's numbers: backlog, oldest unanswered, median first response, breaches."""
 
+import json
 from datetime import timedelta
 
 from rich.console import Console
 
 from tests.sla_records import T0, event, routed
 from triage_local.board import Board
-from triage_local.view import render
-from triage_schemas import Agent, ConversationEvent, Lane, RoutedMessage, SlaAlert
+from triage_local.view import render, status_line
+from triage_schemas import Agent, ConversationEvent, Lane, RoutedMessage, SlaAlert, SurgeAlert
 
 
 def _routed(cid: str, seconds: float, **kw: object) -> RoutedMessage:
@@ -107,3 +108,38 @@ def test_agents_show_their_open_conversations_and_the_queue_its_waiting_ones() -
     frame.print(render(board, T0))
     text = frame.export_text()
     assert "Agents" in text and "2 / 3" in text and "nobody waiting for an agent" in text
+
+
+def _surge(kind: str, platform: str, seconds: float) -> SurgeAlert:
+    return SurgeAlert.model_validate(
+        {
+            "alert_id": f"{kind}:platform:{platform}",
+            "kind": kind,
+            "severity": "critical",
+            "dimension": "platform",
+            "value": platform,
+            "count": 24,
+            "expected": 1.5,
+            "window_start": T0.isoformat(),
+            "window_seconds": 15,
+            "at": (T0 + timedelta(seconds=seconds)).isoformat(),
+            "top_issue_types": [{"issue_type": "payment_issue", "count": 22}],
+        }
+    )
+
+
+def test_a_surge_shows_until_its_resolution_and_names_what_drives_it() -> None:
+    board = Board()
+    board.add_surge(_surge("surge", "instagram", 5))
+    assert [f"{a.dimension.value}:{a.value}" for a in board.open_surges()] == ["platform:instagram"]
+    assert json.loads(status_line(board, T0))["surges"] == ["platform:instagram"]
+    frame = Console(width=140, record=True)
+    frame.print(render(board, T0))
+    text = frame.export_text()
+    assert "Surges" in text and "platform instagram" in text and "payment_issue 22" in text and "surges 1" in text
+
+    board.add_surge(_surge("surge_resolved", "instagram", 60))
+    assert board.open_surges() == [] and board.counts["surges"] == 1
+    frame = Console(width=140, record=True)
+    frame.print(render(board, T0))
+    assert "ended" in frame.export_text()

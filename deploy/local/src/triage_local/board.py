@@ -17,6 +17,8 @@ from triage_schemas import (
     Lane,
     RoutedMessage,
     SlaAlert,
+    SurgeAlert,
+    SurgeKind,
 )
 
 _ALERT_STATE = {AlertKind.WARNING: "warning", AlertKind.BREACH: "BREACH", AlertKind.ESCALATION: "ESCALATED"}
@@ -88,6 +90,7 @@ class Board:
     agents: dict[str, AgentRow] = field(default_factory=dict)
     holder: dict[str, str] = field(default_factory=dict)
     waiting: dict[str, str] = field(default_factory=dict)  # conversation -> team
+    surges: dict[str, SurgeAlert] = field(default_factory=dict)  # "<dimension>:<value>" -> its latest alert
 
     def add_agent(self, agent: Agent) -> None:
         row = self.agents.get(agent.agent_id)
@@ -170,6 +173,14 @@ class Board:
             self.breaches[alert.lane] = self.breaches.get(alert.lane, 0) + 1
         if conversation is not None and conversation.answered_at is None:
             conversation.alert = alert.kind
+
+    def add_surge(self, alert: SurgeAlert) -> None:
+        """The latest of each dimension: a surge shows as open until its resolution."""
+        self.counts["surges"] = self.counts.get("surges", 0) + int(alert.kind is not SurgeKind.SURGE_RESOLVED)
+        self.surges[f"{alert.dimension.value}:{alert.value}"] = alert
+
+    def open_surges(self) -> list[SurgeAlert]:
+        return [a for a in self.surges.values() if a.kind is not SurgeKind.SURGE_RESOLVED]
 
     def _answer(self, conversation: Conversation, at: datetime) -> None:
         if conversation.answered_at is not None or not conversation.has_clock:

@@ -3,6 +3,7 @@
 triage-local run [--no-demo] [--headless] [--duration S]   broker, topics, four services, demo, live view
 triage-local view                                          the live view only, on a running pipeline
 triage-local demo [--rate R] [--duration S]                the demo source only
+triage-local asyncapi [--write PATH | --check PATH] [--validate]   the pipeline's AsyncAPI document
 """
 
 import argparse
@@ -190,6 +191,35 @@ async def view_only() -> int:
     return 0
 
 
+def asyncapi_command(args: argparse.Namespace) -> int:
+    from triage_local import asyncapi
+
+    path: Path | None = args.write or args.check
+    if path is None:
+        sys.stdout.write(asyncapi.render())
+        return 0
+    if args.write:
+        asyncapi.write(path)
+        print(f"wrote {path}")
+    elif asyncapi.stale(path):
+        print(f"{path} is stale: run `make asyncapi`", file=sys.stderr)
+        return 1
+    if args.validate:
+        try:
+            result = asyncapi.validate(path)
+        except asyncapi.ValidatorMissing as error:
+            print(error, file=sys.stderr)
+            return 1
+        print(
+            f"AsyncAPI CLI {asyncapi.cli_version()}: {result.stdout.strip()}",
+            file=sys.stderr if result.returncode else sys.stdout,
+        )
+        if result.returncode:
+            print(result.stderr.strip(), file=sys.stderr)
+            return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="triage-local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -206,6 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("view", help="the live view of a running pipeline")
     docs_parser = sub.add_parser("settings-doc", help="write the settings reference into README.md")
     docs_parser.add_argument("--check", action="store_true", help="exit 1 when README.md is stale")
+    asyncapi_parser = sub.add_parser("asyncapi", help="the pipeline's AsyncAPI document, from the services' code")
+    target = asyncapi_parser.add_mutually_exclusive_group()
+    target.add_argument("--write", type=Path, metavar="PATH", help="write it there (make asyncapi: docs/asyncapi.yaml)")
+    target.add_argument("--check", type=Path, metavar="PATH", help="exit 1 when the file there is stale")
+    asyncapi_parser.add_argument("--validate", action="store_true", help="then validate the file with the AsyncAPI CLI")
     demo_parser = sub.add_parser("demo", help="publish a realistic stream of raw platform events")
     demo.add_arguments(demo_parser)
     args = parser.parse_args(argv)
@@ -218,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
                 print("README.md settings reference is stale: run `make docs`", file=sys.stderr)
                 return 1
             return 0
+        if args.command == "asyncapi":
+            return asyncapi_command(args)
         if args.command == "view":
             return asyncio.run(view_only())
         return asyncio.run(demo.main(args))

@@ -6,7 +6,9 @@ conversation on time for most, late for some, and not at all for a few, so the S
 monitor's warnings, breaches and escalations show up within a couple of minutes under
 the demo policy's second-scale targets. Replies on platforms that echo the brand's own
 messages go back through ``social.raw`` as echoes; the rest arrive the way a help desk
-sends them, as ``agent_replied`` events on ``social.conversation-events``.
+sends them, as ``agent_replied`` events on ``social.conversation-events``. A couple of
+minutes in, a payment provider fails: a burst of payment complaints on Instagram, which
+the SLA monitor reports as a surge.
 """
 
 import argparse
@@ -68,6 +70,19 @@ SCRIPT: list[tuple[str, str]] = [
     ("linkedin_comment", "Great panel today, really useful insights on last-mile logistics"),
 ]
 
+# The staged outage: what customers write when checkout payments fail.
+OUTAGE: list[str] = [
+    "checkout keeps saying payment declined but my bank says the card is fine??",
+    "tried to pay 4 times, card declined every time, what is going on",
+    "your payment page is broken, it charged me and then said the order failed",
+    "payment failed again 😤 is your site down?",
+    "can't pay with apple pay or card, error at the last step",
+    "le paiement ne passe pas, carte refusée alors qu'elle marche partout ailleurs",
+    "no me deja pagar, dice error en el pago todo el rato",
+    "got charged but no order confirmation, payment error on checkout",
+]
+OUTAGE_MESSAGES = 24
+OUTAGE_SECONDS = 10.0
 WRAP_UP_SECONDS = (2.0, 8.0)  # from the agent's reply to resolved
 
 REPLIES = {
@@ -120,6 +135,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, default=0.5, help="customer messages per second (default 0.5)")
     parser.add_argument("--duration", type=float, default=0, help="stop after this many seconds (default: never)")
     parser.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable stream")
+    parser.add_argument(
+        "--surge-after", type=float, default=120.0,
+        help="seconds until a payment outage floods Instagram with complaints (default 120; 0 = none)",
+    )  # fmt: skip
 
 
 def _customer(rng: random.Random, kind: str) -> Customer:
@@ -216,7 +235,19 @@ async def main(args: argparse.Namespace) -> int:
                 replies.add(task)
                 task.add_done_callback(replies.discard)
 
+    async def outage() -> None:
+        """A payment provider fails: complaints pile up on Instagram within seconds."""
+        await asyncio.sleep(args.surge_after)
+        for n in range(OUTAGE_MESSAGES):
+            customer = _customer(rng, "instagram_comment")
+            uid = secrets.token_hex(8)
+            event = INBOUND["instagram_comment"](uid, customer, OUTAGE[n % len(OUTAGE)], datetime.now(UTC))
+            sent[customer.id] = Sent("instagram_comment", uid, customer)
+            await publish_raw(event.platform, event.payload, f"{event.platform.value}:{customer.id}")
+            await asyncio.sleep(OUTAGE_SECONDS / OUTAGE_MESSAGES)
+
     team = asyncio.create_task(care_team())
+    surge = asyncio.create_task(outage()) if args.surge_after > 0 else None
     staff = asyncio.create_task(demo_roster.shift(producer, topics, random.Random(rng.random())))
     # make run stops the demo with SIGTERM: finish cleanly, not with a traceback.
     current = asyncio.current_task()
@@ -233,6 +264,8 @@ async def main(args: argparse.Namespace) -> int:
     finally:
         team.cancel()
         staff.cancel()
+        if surge is not None:
+            surge.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await staff
         for task in replies:

@@ -17,7 +17,7 @@ from rich.text import Text
 from triage_local.board import Board
 from triage_runtime.kafka import KafkaSettings
 from triage_runtime.topics import TopicSettings
-from triage_schemas import Agent, ConversationEvent, RoutedMessage, SlaAlert, parse_record
+from triage_schemas import Agent, ConversationEvent, RoutedMessage, SlaAlert, SurgeAlert, parse_record
 
 STATE_STYLE = {
     "running": "cyan",
@@ -81,11 +81,29 @@ def render(board: Board, now: datetime, footer: str = "") -> Group:
             ", ".join(agent.teams),
             Text(f"{len(agent.open)} / {agent.capacity}", style="bold" if full else ""),
         )
+    surges = Table(title="Surges", expand=True)
+    for column in ("since", "kind", "where", "messages", "expected", "driven by"):
+        surges.add_column(column)
+    for alert in sorted(board.surges.values(), key=lambda a: a.at, reverse=True):
+        ended = alert.kind.value == "surge_resolved"
+        surges.add_row(
+            alert.at.strftime("%H:%M:%S"),
+            Text("ended" if ended else alert.kind.value.upper(), style="green" if ended else "bold red"),
+            f"{alert.dimension.value} {alert.value}",
+            str(alert.count),
+            f"{alert.expected:g}",
+            ", ".join(f"{t.issue_type.value} {t.count}" for t in alert.top_issue_types),
+        )
     queues = board.queues()
     waiting = " · ".join(f"{team} {n} waiting" for team, n in sorted(queues.items())) or "nobody waiting for an agent"
     counts = board.counts
-    totals = Text(f"routed {counts['routed']} · agent replies {counts['replies']} · SLA alerts {counts['alerts']}")
+    totals = Text(
+        f"routed {counts['routed']} · agent replies {counts['replies']} · SLA alerts {counts['alerts']}"
+        f" · surges {counts.get('surges', 0)}"
+    )
     shown = [messages, lanes, agents, Text(waiting)] if board.agents else [messages, lanes]
+    if board.surges:
+        shown.append(surges)
     return Group(*shown, totals, Text(footer, style="dim"))
 
 
@@ -103,6 +121,7 @@ def status_line(board: Board, now: datetime) -> str:
                 }
                 for s in board.lanes(now)
             },
+            "surges": [f"{a.dimension.value}:{a.value}" for a in board.open_surges()],
             "agents": {
                 "online": sum(1 for a in board.agents.values() if a.status == "online"),
                 "open": sum(len(a.open) for a in board.agents.values()),
@@ -172,6 +191,8 @@ async def follow(
                         board.add_routed(parsed)
                     elif isinstance(parsed, ConversationEvent):
                         board.add_event(parsed)
+                    elif isinstance(parsed, SurgeAlert):
+                        board.add_surge(parsed)
                     elif isinstance(parsed, SlaAlert):
                         board.add_alert(parsed)
                         if not sys.stdout.isatty():
