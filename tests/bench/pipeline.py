@@ -538,6 +538,7 @@ def offline_decisions(raws: Sequence[bytes]) -> dict[str, dict[str, float]]:
     from triage_router.records_io import route_inbound
     from triage_sla_monitor.config import SlaMonitorSettings, load_clock_policy
     from triage_sla_monitor.monitor import Monitor
+    from triage_sla_monitor.surges import SurgeDetector
 
     timed = {stage: Timed() for stage in STAGES}
 
@@ -564,14 +565,20 @@ def offline_decisions(raws: Sequence[bytes]) -> dict[str, dict[str, float]]:
             outputs.extend(route_inbound(policy, "routed", inbound))
     settings = SlaMonitorSettings()
     routed = [
-        Inbound(out.record.to_json_bytes(), topic=settings.topics.routed, partition=i % PARTITIONS)
+        Inbound(out.record.to_json_bytes(), topic=settings.topics.routed, partition=i % PARTITIONS, offset=i)
         for i, out in enumerate(outputs)
     ]
 
-    monitor = Monitor(settings, load_clock_policy(None), logging.getLogger("bench-pipeline"))
+    clock_policy = load_clock_policy(None)
+    monitor = Monitor(settings, clock_policy, logging.getLogger("bench-pipeline"))
+    detector = SurgeDetector(clock_policy.sla.surges)
     with timed["sla-monitor"].measure():
         for inbound in routed:
             monitor.on_input(inbound)
+        # the monitor's other decision: each message counted in its three surge dimensions
+        for item in monitor.volumes:
+            detector.count((item.dimension.value, item.value), item.at, item.issue_type, item.negative)
+        detector.advance(max((item.at for item in monitor.volumes), default=0.0))
 
     counts = {"ingest": len(raws), "classifier": len(message_bytes), "router": len(classified)}
     counts["sla-monitor"] = len(routed)

@@ -72,17 +72,20 @@ def test_a_correction_for_a_conversation_not_remembered_is_a_dead_letter_with_it
 def test_memory_keeps_the_latest_inbound_message_of_the_most_recent_conversations() -> None:
     recent = Recent(limit=2)
     for cid in ("a", "b", "c"):
-        recent.remember(routed_feedback(cid))
+        recent.remember(cid, routed_feedback(cid).to_json_bytes())
     assert (recent.get("a"), len(recent)) == (None, 2)
     recent.forget("b")
     assert recent.get("b") is None and recent.get("c") is not None
+    outbound = route(classified("feedback", conversation_id="d", direction="outbound"), POLICY)
+    recent.remember("d", outbound.to_json_bytes())
+    assert recent.get("d") is None  # the brand's own message is not what a correction corrects
 
 
 def test_the_step_remembers_routed_messages_forgets_resolved_ones_and_answers_a_correction() -> None:
     step = CorrectionStep(POLICY, RouterSettings())
     topics = step.topics
     message = routed_feedback()
-    assert step.on_input(Inbound(message.to_json_bytes(), topic=topics.routed)) == []
+    assert step.on_input(Inbound(message.to_json_bytes(), key=b"c1", topic=topics.routed)) == []
     [out] = step.on_input(
         Inbound(correction(issue_type="harassment").to_json_bytes(), topic=topics.conversation_events)
     )
@@ -91,10 +94,10 @@ def test_the_step_remembers_routed_messages_forgets_resolved_ones_and_answers_a_
     resolved = ConversationEvent.model_validate(
         {"event_id": "r1", "conversation_id": "c1", "type": "resolved", "at": "2026-11-02T09:10:00Z"}
     )
-    step.on_input(Inbound(resolved.to_json_bytes(), topic=topics.conversation_events))
+    step.on_input(Inbound(resolved.to_json_bytes(), key=b"c1", topic=topics.conversation_events))
     with pytest.raises(Rejected):
         step.on_input(Inbound(correction(issue_type="spam").to_json_bytes(), topic=topics.conversation_events))
-    assert step.on_input(Inbound(b"{not json", topic=topics.routed)) == []  # the SLA monitor dead-letters it
+    assert step.on_input(Inbound(b'{not json "reclassified"', topic=topics.conversation_events)) == []
 
 
 def test_only_a_reclassified_event_carries_a_correction() -> None:

@@ -66,7 +66,8 @@ def watch_of(rules: SurgePolicy) -> SurgeWatch:
 
 def volume_inbound(at: float, offset: int, platform: str = "x", source_partition: int = 0) -> Inbound:
     item = volume.Volume(SurgeDimension.PLATFORM, platform, at, "safety_threat", True, source_partition, offset)
-    return Inbound(volume.dump(item), key=item.key.encode(), topic="social.sla-volume", partition=1, offset=offset)
+    [(key, value)] = volume.dump([item])
+    return Inbound(value, key=key.encode(), topic="social.sla-volume", partition=1, offset=offset)
 
 
 def test_a_volume_record_delivered_twice_is_counted_once() -> None:
@@ -86,14 +87,23 @@ def test_a_p1_cluster_becomes_one_pending_critical_alert() -> None:
     now = datetime.now(UTC).timestamp()
     for offset in range(4):
         item = volume.Volume(SurgeDimension.ISSUE_TYPE, "safety_threat", now + offset, "safety_threat", True, 0, offset)
-        watch.on_volume(Inbound(volume.dump(item), partition=0, offset=offset))
+        watch.on_volume(Inbound(volume.dump([item])[0][1], partition=0, offset=offset))
     [alert] = watch.pending
     assert (alert.kind, alert.severity, alert.dimension, alert.value, alert.count) == (
         SurgeKind.P1_CLUSTER, Severity.CRITICAL, SurgeDimension.ISSUE_TYPE, "safety_threat", 3,
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("value", [b"{", b"[]", b'{"d": "colour", "v": "red"}', b'{"d": "lane"}'])
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"{",
+        b"[]",
+        b'{"d": "colour", "v": "red"}',
+        b'{"d": "lane"}',
+        b'{"d": "lane", "v": "support", "p": 0, "o": [1, 2], "at": [1.0], "it": ["spam"], "neg": [0]}',
+    ],
+)
 def test_a_record_that_is_not_volume_is_rejected_with_a_reason(value: bytes) -> None:
     with pytest.raises(Rejected, match="not a volume record"):
         watch_of(SurgePolicy()).on_volume(Inbound(value, partition=0, offset=0))
@@ -132,3 +142,19 @@ def test_a_surge_signal_as_a_record() -> None:
     assert alert.alert_id == f"surge:platform:x:{int(MONDAY)}"
     assert [(t.issue_type, t.count) for t in alert.top_issue_types] == [(IssueType.ORDER_SHIPPING, 90)]
     assert (alert.severity, alert.window_seconds, alert.campaigns) == (Severity.CRITICAL, 300, ["launch"])
+
+
+def test_a_batch_becomes_one_record_per_dimension_value_and_routed_partition_and_reads_back() -> None:
+    items = [
+        *volume.volumes_of(100.0, "support", "x", "payment_issue", True, 0, 7),
+        *volume.volumes_of(101.0, "support", "instagram", "payment_issue", False, 0, 8),
+        *volume.volumes_of(102.0, "support", "x", "order_shipping", False, 1, 3),
+    ]
+    records = dict(volume.dump(items))
+    assert sorted(records) == ["issue_type:order_shipping", "issue_type:payment_issue", "lane:support",
+                               "platform:instagram", "platform:x"]  # fmt: skip
+    support = [volume.load(value) for key, value in volume.dump(items) if key == "lane:support"]
+    assert [[(v.source_partition, v.source_offset, v.at, v.negative) for v in r] for r in support] == [
+        [(0, 7, 100.0, True), (0, 8, 101.0, False)],
+        [(1, 3, 102.0, False)],
+    ]

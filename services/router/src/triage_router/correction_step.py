@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from prometheus_client import Counter
-from pydantic import ValidationError
 
 from triage_router.config import RouterSettings
 from triage_router.corrections import Recent, correction_target, reroute
@@ -24,7 +23,9 @@ from triage_runtime.kafka import read_to_end
 from triage_runtime.logs import log_event
 from triage_runtime.service import Service
 from triage_schemas.enums import ConversationEventType
-from triage_schemas.records import ConversationEvent, RoutedMessage, parse_record
+from triage_schemas.records import ConversationEvent, parse_record
+
+_EVENTS_OF_INTEREST = (b'"reclassified"', b'"resolved"')  # parsed only when the bytes may be one
 
 CORRECTIONS = Counter(
     "triage_router_corrections",
@@ -42,13 +43,17 @@ class CorrectionStep:
         self.refilled = asyncio.Event()  # corrections wait for the memory of newly assigned partitions
 
     def on_input(self, inbound: Inbound) -> Sequence[Outbound]:
+        key = inbound.key.decode("utf-8", "replace") if inbound.key else None
+        if inbound.topic == self.topics.routed:
+            if key is not None:
+                self.recent.remember(key, inbound.value)
+            return []
+        if not any(word in inbound.value for word in _EVENTS_OF_INTEREST):
+            return []  # replies, assignments, pauses: nothing to correct (and nothing to parse)
         try:
             record = parse_record(inbound.value)
         except ValueError:  # ValidationError included
-            return []  # not this step's to judge: the SLA monitor dead-letters bad routed records and events
-        if isinstance(record, RoutedMessage):
-            self.recent.remember(record)
-            return []
+            return []  # not this step's to judge: the SLA monitor dead-letters bad events
         if not isinstance(record, ConversationEvent):
             return []
         if record.type is ConversationEventType.RESOLVED:
@@ -59,7 +64,7 @@ class CorrectionStep:
         again = reroute(message, record, self.policy)
         before = message.classification
         CORRECTIONS.labels(str(before.issue_type), str(before.lane), str(record.correction.issue_type)).inc()
-        self.recent.remember(again)
+        self.recent.remember(again.conversation_id, again.to_json_bytes())
         return [Outbound(self.topics.routed, again.conversation_id, again)]
 
     async def refill(self, partitions: set[int]) -> int:
@@ -76,12 +81,8 @@ class CorrectionStep:
             ends = await consumer.end_offsets(wanted)
             starts = {tp: (found[tp].offset if found.get(tp) is not None else ends[tp]) for tp in wanted}
             async for record in read_to_end(consumer, starts):
-                try:
-                    message = parse_record(record.value)
-                except ValidationError:
-                    continue
-                if isinstance(message, RoutedMessage):
-                    self.recent.remember(message)
+                if record.key is not None and record.value is not None:
+                    self.recent.remember(record.key.decode("utf-8", "replace"), record.value)
                     count += 1
         finally:
             await consumer.stop()

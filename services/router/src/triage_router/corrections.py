@@ -24,29 +24,42 @@ from triage_schemas.records import ClassifiedMessage, ConversationEvent, RoutedM
 
 
 class Recent:
-    """The latest routed message of each conversation, the least recently seen dropped first."""
+    """The latest routed message of each conversation, as its record's bytes (parsed only
+    when a correction needs it: the router reads every routed record back, and validating
+    each one would cost more than routing it), the least recently seen dropped first."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._messages: OrderedDict[str, RoutedMessage] = OrderedDict()
+        self._messages: OrderedDict[str, bytes] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._messages)
 
-    def remember(self, message: RoutedMessage) -> None:
-        if message.direction is not Direction.INBOUND:
+    def remember(self, conversation_id: str, value: bytes) -> None:
+        if _OUTBOUND in value:
             return  # the brand's own messages are never reclassified
-        cid = message.conversation_id
-        self._messages[cid] = message
-        self._messages.move_to_end(cid)
-        while len(self._messages) > self.limit:
+        self._messages[conversation_id] = value
+        self._messages.move_to_end(conversation_id)
+        if len(self._messages) > self.limit:
             self._messages.popitem(last=False)
 
     def forget(self, conversation_id: str) -> None:
         self._messages.pop(conversation_id, None)
 
     def get(self, conversation_id: str) -> RoutedMessage | None:
-        return self._messages.get(conversation_id)
+        value = self._messages.get(conversation_id)
+        if value is None:
+            return None
+        try:
+            message = RoutedMessage.model_validate_json(value)
+        except ValueError:
+            return None
+        return message if message.direction is Direction.INBOUND else None
+
+
+# How the router writes an outbound message (pydantic's compact JSON); a routed record
+# written otherwise is parsed when a correction needs it and refused there if outbound.
+_OUTBOUND = b'"direction":"outbound"'
 
 
 def reroute(message: RoutedMessage, event: ConversationEvent, policy: RoutingPolicy) -> RoutedMessage:

@@ -80,7 +80,7 @@ def build(settings: SlaMonitorSettings) -> ServiceRuntime:
         ready=surges.restored.wait,
         group=settings.surge_group,
         read_committed=True,
-        gather_ms=settings.gather_ms,
+        gather_ms=settings.surge_gather_ms,
     )
     return service.runtime(
         routes=[wait_times_route(monitor.figures), *public_routes(monitor.figures, settings)],

@@ -38,6 +38,13 @@ class SlaMonitorSettings(ServiceSettings):
         description="Kafka consumer group of the surge detector, which reads the volume topic by dimension; "
         "unset = the consumer group with -surges appended",
     )
+    surge_gather_ms: int = Field(
+        default=1_000,
+        ge=0,
+        le=10_000,
+        description="how long volume may gather into one batch of the surge detector; each batch writes the "
+        "watches it touched, in one transaction (a surge is noticed at most this much later)",
+    )
     surge_idle_seconds: float = Field(
         default=60,
         gt=0,

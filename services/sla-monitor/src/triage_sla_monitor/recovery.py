@@ -118,8 +118,8 @@ class ClockState:
                 async with monitor.producer.transaction():
                     for cid in dirty:
                         await self.send(cid)
-                    for item in volumes:
-                        await monitor.producer.send(self.volume_topic, key=item.key.encode(), value=volume.dump(item))
+                    for key, value in volume.dump(volumes):
+                        await monitor.producer.send(self.volume_topic, key=key.encode(), value=value)
             except BaseException:
                 monitor.dirty |= dirty
                 monitor.volumes[:0] = volumes

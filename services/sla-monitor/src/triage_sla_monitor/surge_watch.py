@@ -101,23 +101,30 @@ class SurgeWatch:
     # --- counting ----------------------------------------------------------------------
 
     def on_volume(self, inbound: Inbound) -> Sequence[Outbound]:
-        """One volume record: counted once, its signals kept for the batch's transaction."""
+        """One volume record: each message in it counted once, its signals kept for the
+        batch's transaction."""
         try:
-            item = volume.load(inbound.value)
+            items = volume.load(inbound.value)
         except (ValueError, KeyError, TypeError) as error:
             raise Rejected(f"not a volume record: {type(error).__name__}: {str(error)[:200]}") from None
-        dimension = (item.dimension.value, item.value)
-        watch = self.detector.watches.get(dimension)
-        if watch is not None and item.source_offset <= watch.seen.get(item.source_partition, -1):
-            return []  # already counted: its routed record was read twice
+        if not items:
+            return []
         now = time.time()
-        at = min(item.at, now + FUTURE_SKEW)  # a clock far ahead must not close every window
         partition = inbound.partition or 0
+        dimension = (items[0].dimension.value, items[0].value)
         self.partition_of[dimension] = partition
-        mark = self.marks.setdefault(partition, {}).setdefault(item.source_partition, [at, now])
-        mark[0], mark[1] = max(mark[0], at), now
-        signals = self.detector.count(dimension, at, item.issue_type, item.negative)
-        self.detector.watches[dimension].seen[item.source_partition] = item.source_offset
+        mark = self.marks.setdefault(partition, {}).setdefault(items[0].source_partition, [items[0].at, now])
+        signals: list[Signal] = []
+        watch = self.detector.watches.get(dimension)
+        for item in items:
+            if watch is not None and item.source_offset <= watch.seen.get(item.source_partition, -1):
+                continue  # already counted: its routed record was read twice
+            at = min(item.at, now + FUTURE_SKEW)  # a clock far ahead must not close every window
+            mark[0] = max(mark[0], at)
+            signals.extend(self.detector.count(dimension, at, item.issue_type, item.negative))
+            watch = self.detector.watches[dimension]
+            watch.seen[item.source_partition] = item.source_offset
+        mark[1] = now
         signals.extend(self._advance(partition, now))
         self._raise(signals)
         return []

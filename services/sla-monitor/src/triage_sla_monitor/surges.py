@@ -116,6 +116,9 @@ class Window:
     count: int = 0
     negative: int = 0
     issue_types: Counter[str] = field(default_factory=Counter)
+    # what the baseline expects for this window: it changes only when a window closes
+    expected: float | None = field(default=None, compare=False, repr=False)
+    expected_known: bool = field(default=False, compare=False, repr=False)
 
 
 @dataclass
@@ -200,7 +203,9 @@ class SurgeDetector:
     def _check_volume(self, dimension: Dimension, watch: Watch, window: Window, at: float) -> list[Signal]:
         if watch.surging:
             return []
-        expected = self.expected(dimension, window.start)
+        if not window.expected_known:  # once per window, not per message
+            window.expected, window.expected_known = self.expected(dimension, window.start), True
+        expected = window.expected
         if expected is None or window.count < self.rules.min_count or window.count < self.rules.factor * expected:
             return []
         if window.count < expected + SIGMAS * math.sqrt(expected):
@@ -212,6 +217,8 @@ class SurgeDetector:
     def _close(self, dimension: Dimension, watch: Watch, window: Window, now: float) -> list[Signal]:
         signals: list[Signal] = []
         expected = self.expected(dimension, window.start)
+        for later in watch.windows.values():
+            later.expected_known = False  # learning this window changes what the others expect
         if watch.surging and (expected is None or window.count < self.rules.resolve_factor * expected):
             watch.surging = False
             signals.append(
