@@ -25,6 +25,13 @@ class RouterSettings(ServiceSettings):
         default=50_000, ge=1, description="routed messages remembered (one per conversation) so a correction can "
         "route its message again; the least recent are dropped",
     )  # fmt: skip
+    corrections_gather_ms: int = Field(
+        default=500,
+        ge=0,
+        le=5_000,
+        description="how long routed messages and events may gather into one batch of the corrections consumer "
+        "(it reads every routed message back; a correction is applied at most this much later)",
+    )
     corrections_memory_hours: float = Field(
         default=72, gt=0, description="after a restart, the routed messages of this many hours are read back"
     )

@@ -116,5 +116,6 @@ def consume_corrections(service: Service, settings: RouterSettings, policy: Rout
         ready=step.refilled.wait,
         co_partitioned=True,
         group=settings.corrections_group,
+        gather_ms=settings.corrections_gather_ms,
     )
     return step
