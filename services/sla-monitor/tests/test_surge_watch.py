@@ -158,3 +158,26 @@ def test_a_batch_becomes_one_record_per_dimension_value_and_routed_partition_and
         [(0, 7, 100.0, True), (0, 8, 101.0, False)],
         [(1, 3, 102.0, False)],
     ]
+
+
+def test_a_dimension_waits_for_its_own_records_not_those_of_a_dimension_sharing_its_partition() -> None:
+    """A clock batch's volume is written one dimension after another: on a volume partition,
+    one dimension's records of a routed partition can come before another's of the same
+    routed partition. Each dimension's windows wait for its own records."""
+    watch = watch_of(SurgePolicy(window=60))
+    watch.source_partitions = 3
+    start = datetime.now(UTC).timestamp() // 60 * 60 - 600
+    for source in (0, 1, 2):  # the clock consumer's batches: one routed partition's backlog each
+        for platform in ("instagram", "tiktok"):  # written one dimension after the other
+            items = [
+                volume.Volume(
+                    SurgeDimension.PLATFORM, platform, start + w * 60 + i, "feedback", False, source, w * 10 + i
+                )
+                for w in range(6)
+                for i in range(2)
+            ]
+            [(key, value)] = volume.dump(items)
+            watch.on_volume(Inbound(value, key=key.encode(), topic="social.sla-volume", partition=1, offset=0))
+    for platform in ("instagram", "tiktok"):
+        learned = watch.detector.watches[("platform", platform)].baseline
+        assert (learned.windows, learned.overall) == (5, pytest.approx(6))  # 2 a window from each of 3

@@ -10,11 +10,11 @@ neither raised twice nor lost. A redelivered volume record is recognised by the 
 record it came from (``Watch.seen``) and not counted again.
 
 Windows close in the stream's time (the messages' own times), so a recorded stream
-replays the same way. A volume partition carries records from every routed partition,
-and after a restart or a backlog one routed partition's records may come long before
-another's: a window closes only when every routed partition has passed its end (the
-smallest of their latest times, a watermark), leaving out a routed partition that has
-been silent for ``surge_idle_seconds``; when all are silent, time moves on with the
+replays the same way. A dimension's volume comes from every routed partition, and after
+a restart or a backlog one routed partition's records may come long before another's: a
+dimension's window closes only when every routed partition has passed its end in that
+dimension (the smallest of their latest times, a watermark), leaving out a routed
+partition silent for ``surge_idle_seconds``; when all are silent, time moves on with the
 wall clock, so a surge still ends when the inbox goes quiet.
 """
 
@@ -87,8 +87,8 @@ class SurgeWatch:
         self.partition_of: dict[Dimension, int] = {}
         self.pending: list[SurgeAlert] = []
         self.owned: set[int] = set()
-        # per volume partition, per routed partition: [latest message time, when heard (wall clock)]
-        self.marks: dict[int, dict[int, list[float]]] = {}
+        # per dimension, per routed partition: [latest message time, when heard (wall clock)]
+        self.marks: dict[Dimension, dict[int, list[float]]] = {}
         self.started_at = time.time()
         self.state_topic = monitor.settings.topics.sla_state
         self.alerts_topic = monitor.settings.topics.sla_alerts
@@ -113,7 +113,7 @@ class SurgeWatch:
         partition = inbound.partition or 0
         dimension = (items[0].dimension.value, items[0].value)
         self.partition_of[dimension] = partition
-        mark = self.marks.setdefault(partition, {}).setdefault(items[0].source_partition, [items[0].at, now])
+        mark = self.marks.setdefault(dimension, {}).setdefault(items[0].source_partition, [items[0].at, now])
         signals: list[Signal] = []
         watch = self.detector.watches.get(dimension)
         for item in items:
@@ -125,16 +125,18 @@ class SurgeWatch:
             watch = self.detector.watches[dimension]
             watch.seen[item.source_partition] = item.source_offset
         mark[1] = now
-        signals.extend(self._advance(partition, now))
+        signals.extend(self._advance(dimension, now))
         self._raise(signals)
         return []
 
-    def watermark(self, partition: int, now: float) -> float | None:
-        """How far the stream's time has surely come on a volume partition: the smallest
-        latest time of the routed partitions heard lately; None while one that has not
-        been silent for long is still unheard."""
+    def watermark(self, dimension: Dimension, now: float) -> float | None:
+        """How far a dimension's time has surely come: the smallest latest time of the
+        routed partitions heard lately; None while one that has not been silent for long
+        is still unheard. Per dimension, because only one dimension's own records come in
+        their routed partitions' order (a batch's records of several dimensions sharing a
+        volume partition are written one dimension after another)."""
         idle = self.monitor.settings.surge_idle_seconds
-        heard = self.marks.get(partition, {})
+        heard = self.marks.get(dimension, {})
         if not heard:
             return None
         live = [at for at, when in heard.values() if now - when < idle]
@@ -145,16 +147,16 @@ class SurgeWatch:
         at, when = max(heard.values())
         return at + (now - when)  # all quiet: time goes on with the wall clock
 
-    def _advance(self, partition: int, now: float) -> list[Signal]:
-        watermark = self.watermark(partition, now)
+    def _advance(self, dimension: Dimension, now: float) -> list[Signal]:
+        watermark = self.watermark(dimension, now)
         if watermark is None:
             return []
-        return self.detector.advance(watermark, [d for d, p in self.partition_of.items() if p == partition])
+        return self.detector.advance(watermark, [dimension])
 
     def idle_advance(self, now: float) -> None:
         """Close the windows a quiet spell has ended."""
-        for partition in list(self.marks):
-            self._raise(self._advance(partition, now))
+        for dimension in list(self.marks):
+            self._raise(self._advance(dimension, now))
 
     def _raise(self, signals: list[Signal]) -> None:
         for signal in signals:
@@ -219,8 +221,8 @@ class SurgeWatch:
                 del self.partition_of[dimension]
                 self.detector.watches.pop(dimension, None)
                 self.detector.touched.discard(dimension)
-            for partition in set(self.marks) - partitions:
-                del self.marks[partition]
+            for dimension in [d for d in self.marks if d not in self.partition_of]:
+                del self.marks[dimension]
             new = partitions - self.owned
             restored = await self._restore(new)
             self.owned = set(partitions)
