@@ -1,15 +1,20 @@
 """A person's correction on a real broker: the router, restarted since it routed the
 message, routes it again to the new owner, and the SLA monitor holds the open
-conversation to the new, shorter target."""
+conversation to the new, shorter target; and the weekly export of corrections reads
+them, with their messages, from the topics."""
 
+import asyncio
+import json
+import os
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import ServiceFactory
 from tests.factories import classified
-from tests.harness import KafkaHarness, json_lines
+from tests.harness import VENV_BIN, KafkaHarness, json_lines
 from triage_router.policy import DEMO_POLICY
 from triage_schemas.records import ConversationEvent, RoutedMessage, SlaAlert
 
@@ -68,3 +73,44 @@ async def test_a_correction_reroutes_and_retargets_an_open_conversation(
         "fix-1", "safety_threat", "trust-safety-lead", 15,
     )  # fmt: skip
     assert (breach.at - now).total_seconds() < 60
+
+
+async def test_corrections_export_reads_corrections_and_their_messages_from_the_topics(
+    kafka: KafkaHarness, services: ServiceFactory, tmp_path: Path
+) -> None:
+    # What a care lead runs each week: the corrections on the events topic, joined with the
+    # messages on the classified topic, without joining any consumer group.
+    now = datetime.now(UTC)
+    corrected = classified("feedback", conversation_id="exp-1", message_id="instagram:exp-1", received_at=now,
+                           text="charged me twice for the same jacket, write to jo.doe@example.com")  # fmt: skip
+    untouched = classified("feedback", conversation_id="exp-2", message_id="instagram:exp-2", received_at=now,
+                           text="love the new colours")  # fmt: skip
+    for message in (corrected, untouched):
+        await kafka.produce(kafka.topics.classified, message, key=message.conversation_id)
+    events = [
+        {"event_id": "exp-2-reply", "conversation_id": "exp-2", "type": "agent_replied", "at": now.isoformat(),
+         "actor": "agent-7"},
+        {"event_id": "exp-1-correction", "conversation_id": "exp-1", "type": "reclassified", "at": now.isoformat(),
+         "actor": "care-lead", "correction": {"message_id": "instagram:exp-1", "issue_type": "payment_issue",
+                                              "sentiment": "negative", "model_version": "clf-test"}},
+    ]  # fmt: skip
+    for event in events:
+        record = ConversationEvent.model_validate(event)
+        await kafka.produce(kafka.topics.conversation_events, record, key=record.conversation_id)
+
+    out = tmp_path / "corrections" / "week.jsonl"
+    export = await asyncio.create_subprocess_exec(
+        str(VENV_BIN / "triage-classifier"), "corrections", "export", "--from-topic", "--out", str(out),
+        "--corrections-dir", str(tmp_path / "corrections"),
+        env={**os.environ, **services.env("classifier")},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(export.communicate(), timeout=120)
+    assert export.returncode == 0, stderr.decode()
+    assert stdout.decode().startswith("1 corrections read (1 other conversation events), 1 joined with their message")
+
+    [line] = [json.loads(text) for text in out.read_text().splitlines()]
+    assert (line["issue_type"], line["sentiment"], line["source"], line["agent"]) == (
+        "payment_issue", "negative", "correction", "care-lead",
+    )  # fmt: skip
+    assert "jo.doe@example.com" not in line["text"] and line["text"].startswith("charged me twice")
