@@ -35,7 +35,7 @@ from triage_classifier.corrections import (
 from triage_classifier.loader import load_classifier
 from triage_classifier.model import CURRENT_FILE
 from triage_classifier.records_io import classify_messages, message_from_shorthand
-from triage_schemas.enums import ConversationEventType, IssueType, SentimentLabel
+from triage_schemas.enums import ConversationEventType, IssueType, Lane, Priority, SentimentLabel
 from triage_schemas.records import ConversationEvent, Correction, SocialMessage
 
 MODEL = "clf-000000000000-sk1.9.1"
@@ -66,10 +66,14 @@ def event(
     actor: str | None = "agent-17",
     sentiment: str | None = None,
     event_id: str | None = None,
+    lane: str | None = None,
+    priority: str | None = None,
 ) -> dict[str, Any]:
     correction = Correction(
         message_id=message_id,
         issue_type=IssueType(issue_type),
+        lane=Lane(lane) if lane else None,
+        priority=Priority(priority) if priority else None,
         sentiment=SentimentLabel(sentiment) if sentiment else None,
         model_version=MODEL,
     )
@@ -187,6 +191,37 @@ def test_a_correction_without_its_message_or_before_since_is_counted_and_named_n
     assert [line["text"] for line in result.lines] == ["free likes here"]
     assert (result.counts["before_since"], result.counts["message_not_found"]) == (1, 1)
     assert result.left_out == ["event e-m-3-2026-12-07T14:03:12Z: message m-3 is not among the messages read"]
+
+
+def test_a_corrected_lane_or_priority_is_named_as_not_learned(tiny_corpus: Any) -> None:
+    # The model answers issue types; lane and priority come from the routing policy.
+    answered = {
+        i: MessageText(i, text, "instagram", "comment", language="en", model_answer=answer)
+        for i, text, answer in [
+            ("m-1", "card declined at the till again", "payment_issue"),
+            ("m-2", "your courier threw the parcel at my dog", "feedback"),
+            ("m-3", "charged three times, fuming", "payment_issue"),
+        ]
+    }
+    found = [
+        corrected("m-1", "payment_issue", priority="P1"),
+        corrected("m-2", "payment_issue", lane="risk", at="2026-12-07T14:04:00Z"),
+        corrected("m-3", "payment_issue", priority="P1", sentiment="negative", at="2026-12-07T14:05:00Z"),
+    ]
+
+    result = export_corrections(found, answered, tiny_corpus, languages=no_language)
+
+    assert [line["text"] for line in result.lines] == [answered["m-2"].text, answered["m-3"].text]
+    assert result.counts["lane_or_priority_only"] == 1
+    assert result.left_out == [
+        "event e-m-1-2026-12-07T14:03:12Z: only the priority was corrected (payment_issue kept); "
+        "the model learns issue types, the lane and priority come from the routing policy"
+    ]
+    assert [note.split(" ")[1] for note in result.not_learned] == [
+        "e-m-2-2026-12-07T14:04:00Z:",
+        "e-m-3-2026-12-07T14:05:00Z:",
+    ]
+    assert "the corrected lane is not learned" in result.not_learned[0]
 
 
 def test_since_takes_a_day_or_a_timestamp() -> None:

@@ -304,6 +304,8 @@ def corrections_export_command(
         err.write(f"{problem}\n")
     for note in result.left_out:
         err.write(f"left out: {note}\n")
+    for note in result.not_learned:
+        err.write(f"not learned: {note}\n")
     if result.lines:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(write_lines(result.lines), encoding="utf-8")

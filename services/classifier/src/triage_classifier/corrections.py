@@ -363,11 +363,13 @@ def _when(example: Example) -> datetime:
 
 @dataclass
 class Export:
-    """The lines to write, in the order corrected, and every correction left out, with why."""
+    """The lines to write, in the order corrected, every correction left out, with why, and
+    what a written line cannot teach (a corrected lane or priority)."""
 
     lines: list[dict[str, Any]] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
+    not_learned: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -450,9 +452,30 @@ def export_corrections(
             result.counts["already_exported"] += 1
             result.left_out.append(f"event {event}: already exported as {previous.id} with the same labels")
             continue
+        correction = candidate.corrected.correction
+        overridden = _routing_override(correction)
+        if overridden:
+            answer = candidate.line.get("model_answer")
+            if answer == issue_type and correction.sentiment is None:
+                result.counts["lane_or_priority_only"] += 1
+                result.left_out.append(
+                    f"event {event}: only the {overridden} was corrected ({issue_type} kept); the model learns "
+                    "issue types, the lane and priority come from the routing policy"
+                )
+                continue
+            result.not_learned.append(
+                f"event {event}: the corrected {overridden} is not learned (the model learns the issue type "
+                f"{issue_type}; its lane and priority come from the routing policy)"
+            )
         result.lines.append(candidate.line)
     result.counts["exported"] = len(result.lines)
     return result
+
+
+def _routing_override(correction: Correction) -> str:
+    """'lane', 'priority', 'lane and priority', or '' when the correction sets neither."""
+    named = [name for name in ("lane", "priority") if getattr(correction, name) is not None]
+    return " and ".join(named)
 
 
 def _identify(texts: list[str]) -> list[str | None]:
