@@ -21,15 +21,35 @@ clock that its restore would then overwrite.
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord
 
 from triage_runtime.delivery import Inbound
-from triage_runtime.kafka import read_to_end
+from triage_runtime.kafka import KafkaSettings, read_to_end
 from triage_runtime.logs import log_event
 from triage_sla_monitor import state, volume
 from triage_sla_monitor.monitor import Monitor
+
+
+async def committed_state(kafka: KafkaSettings, topic: str, partitions: set[int]) -> AsyncIterator[ConsumerRecord]:
+    """Every committed record of these state partitions, from their beginning to their end
+    as it is now, read outside any consumer group: what a replica restores from."""
+    wanted = [TopicPartition(topic, p) for p in sorted(partitions)]
+    if not wanted:
+        return
+    consumer = AIOKafkaConsumer(
+        **kafka.admin_client_kwargs(),
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        async for record in read_to_end(consumer, dict.fromkeys(wanted)):
+            yield record
+    finally:
+        await consumer.stop()
 
 
 class ClockState:
@@ -45,21 +65,9 @@ class ClockState:
     async def restore(self, partitions: set[int]) -> int:
         """Load the committed clocks of these state partitions (a killed replica's open
         transaction was aborted by our producer's start, or times out)."""
-        wanted = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-        if not wanted:
-            return 0
-        consumer = AIOKafkaConsumer(
-            **self.monitor.settings.kafka.admin_client_kwargs(),
-            isolation_level="read_committed",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
         restored = 0
-        try:
-            async for record in read_to_end(consumer, dict.fromkeys(wanted)):
-                restored += self._restore_one(record.key, record.value, record.partition)
-        finally:
-            await consumer.stop()
+        async for record in committed_state(self.monitor.settings.kafka, self.topic, partitions):
+            restored += self._restore_one(record.key, record.value, record.partition)
         return restored
 
     def _restore_one(self, key: bytes | None, value: bytes | None, partition: int) -> int:

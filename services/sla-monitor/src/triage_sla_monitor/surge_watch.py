@@ -25,17 +25,17 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from prometheus_client import Counter, Gauge
 
 from triage_runtime.delivery import Inbound, Outbound, Rejected
-from triage_runtime.kafka import read_to_end
 from triage_runtime.logs import log_event
 from triage_schemas.enums import IssueType, SurgeDimension, SurgeKind
 from triage_schemas.policy import SurgePolicy
 from triage_schemas.records import IssueTypeCount, SurgeAlert
 from triage_sla_monitor import state, volume
 from triage_sla_monitor.monitor import Monitor
+from triage_sla_monitor.recovery import committed_state
 from triage_sla_monitor.surges import Dimension, Signal, SurgeDetector, campaigns_for, planned_by
 
 WINDOW_COUNT = Gauge(
@@ -236,31 +236,19 @@ class SurgeWatch:
         await self.persist()
 
     async def _restore(self, partitions: set[int]) -> int:
-        wanted = [TopicPartition(self.state_topic, p) for p in sorted(partitions)]
-        if not wanted:
-            return 0
-        consumer = AIOKafkaConsumer(
-            **self.monitor.settings.kafka.admin_client_kwargs(),
-            isolation_level="read_committed",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
-        restored: dict[Dimension, int] = {}
-        try:
-            async for record in read_to_end(consumer, dict.fromkeys(wanted)):
-                key = record.key.decode("utf-8", "replace") if record.key is not None else ""
-                dimension = state.watch_dimension(key)
-                if dimension is None or record.value is None:
-                    continue
-                try:
-                    self.detector.watches[dimension] = state.load_watch(record.value)
-                except (ValueError, KeyError, TypeError) as error:
-                    log_event(self.monitor.logger, "bad_watch_record", logging.WARNING, error=type(error).__name__)
-                    continue
-                self.partition_of[dimension] = record.partition
-                restored[dimension] = 1
-        finally:
-            await consumer.stop()
+        restored: set[Dimension] = set()
+        async for record in committed_state(self.monitor.settings.kafka, self.state_topic, partitions):
+            key = record.key.decode("utf-8", "replace") if record.key is not None else ""
+            dimension = state.watch_dimension(key)
+            if dimension is None or record.value is None:
+                continue
+            try:
+                self.detector.watches[dimension] = state.load_watch(record.value)
+            except (ValueError, KeyError, TypeError) as error:
+                log_event(self.monitor.logger, "bad_watch_record", logging.WARNING, error=type(error).__name__)
+                continue
+            self.partition_of[dimension] = record.partition
+            restored.add(dimension)
         return len(restored)
 
     # --- quiet spells ------------------------------------------------------------------
