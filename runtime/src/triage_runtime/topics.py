@@ -31,7 +31,7 @@ class TopicSettings(BaseSettings):
     )
     ingest_seen: str = Field(
         default="social.ingest-seen",
-        description="compacted log of the message ids ingest has published, so its dedupe survives restarts",
+        description="log of the message ids ingest has published (kept 7 days), so its dedupe survives restarts",
     )
     agents: str = Field(
         default="social.agents", description="compacted agent roster: teams, skills, languages, capacity, status"
@@ -57,7 +57,7 @@ class TopicSettings(BaseSettings):
 
     def compacted(self) -> set[str]:
         """Topics whose latest record per key is all that matters."""
-        return {self.sla_state, self.ingest_seen, self.agents}
+        return {self.sla_state, self.agents}
 
     def topic_configs(self) -> dict[str, dict[str, str]]:
         """Configuration a topic is created with, where it differs from the broker's defaults."""
@@ -67,6 +67,7 @@ class TopicSettings(BaseSettings):
             # read once by the surge detector; what it counted lives in the state topic
             self.sla_volume: {"retention.ms": str(86_400_000)},
             # Seen ids matter only within ingest's dedupe window (24 h by default): keep a
-            # week, so the log stays bounded while any sane window still finds its ids.
-            self.ingest_seen: {"cleanup.policy": "compact,delete", "retention.ms": str(7 * 86_400_000)},
+            # week, so the log stays bounded while any sane window still finds its ids. A
+            # record carries many ids under a unique key: there is nothing to compact.
+            self.ingest_seen: {"cleanup.policy": "delete", "retention.ms": str(7 * 86_400_000)},
         }

@@ -1,6 +1,8 @@
-"""Retried deliveries are processed once within the window, in bounded memory."""
+"""Retried deliveries are processed once within the window, in bounded memory, and the
+window's marks survive the trip through the ingest-seen topic."""
 
 from triage_ingest.dedupe import RecentIds
+from triage_ingest.seen_log import MARK_BYTES, mark_records, read_marks
 
 
 def test_a_retry_within_the_window_is_a_duplicate_and_later_it_is_new_again() -> None:
@@ -25,3 +27,39 @@ def test_expired_ids_are_dropped_as_time_passes() -> None:
     for n in range(100):
         recent.first_time(f"id-{n}", now=n)
     assert len(recent) <= 11
+
+
+# --- the seen-mark records on social.ingest-seen ------------------------------------------------
+
+
+def test_the_ids_seen_at_one_moment_travel_in_one_record_and_read_back() -> None:
+    marks = [("x:1", 100.0), ("x:2", 100.0), ('ig:\u00e9"quoted"', 100.0), ("x:3", 101.5)]
+
+    records = list(mark_records(marks))
+
+    assert len(records) == 2
+    read = [pair for value in records for pair in read_marks(b"any-key", value, fallback=0.0)]
+    assert read == marks
+
+
+def test_a_mark_record_stays_under_its_size_and_no_id_is_left_out() -> None:
+    marks = [(f"instagram:{n:0200d}", 100.0) for n in range(1_000)]
+
+    records = list(mark_records(marks))
+
+    assert len(records) > 1 and all(len(value) <= MARK_BYTES + 300 for value in records)
+    assert [pair for value in records for pair in read_marks(None, value, 0.0)] == marks
+
+
+def test_records_of_the_earlier_format_and_unreadable_ones() -> None:
+    # one record per id: key the id, value when it was seen
+    assert read_marks(b"x:9", b"1733390000.250", fallback=5.0) == [("x:9", 1733390000.25)]
+    assert read_marks(b"x:9", b"not a time", fallback=5.0) == [("x:9", 5.0)]
+    # unreadable: counted and logged by the caller, never fatal
+    assert read_marks(b"k", b'{"at": "soon", "ids": ["x:1"]}', 0.0) == []
+    assert read_marks(b"k", b'{"ids": ["x:1"]}', 0.0) == []
+    assert read_marks(b"k", b"{broken", 0.0) == []
+    assert read_marks(b"k", b'{"at": 7, "ids": "x:1"}', 0.0) == []
+    assert read_marks(None, b"1733390000.250", 0.0) == []
+    # an id that is not a string is skipped, its neighbours kept
+    assert read_marks(b"k", b'{"at": 7, "ids": ["x:1", 42, null, "x:2"]}', 0.0) == [("x:1", 7.0), ("x:2", 7.0)]

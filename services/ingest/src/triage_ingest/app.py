@@ -141,7 +141,7 @@ def build(settings: IngestSettings) -> ServiceRuntime:
     service.consume(settings.topics.raw, step.process, stage=stage, max_records=settings.batch_size)
 
     async def restore() -> None:
-        restored = await restore_seen(settings.kafka, settings.topics, step.recent)
+        restored = await restore_seen(settings.kafka, settings.topics, step.recent, service.logger)
         log_event(service.logger, "dedupe_restored", ids=restored, window_seconds=settings.dedupe_window_seconds)
 
     routes = []
@@ -164,10 +164,17 @@ def build(settings: IngestSettings) -> ServiceRuntime:
 
 SEEN_MARK = RecordKind(
     "seen_mark",
-    key="the message_id ingest published",
-    summary="A message id ingest has published: its dedupe window across restarts (internal to ingest).",
-    schema={"type": "string", "pattern": r"^[0-9]+\.[0-9]{3}$", "description": "when it was seen, epoch seconds"},
-    content_type="text/plain",
+    key="a unique id per record (no record replaces another)",
+    summary="Message ids ingest has published, seen at one moment: its dedupe window across restarts "
+    "(internal to ingest).",
+    schema={
+        "type": "object",
+        "required": ["at", "ids"],
+        "properties": {
+            "at": {"type": "number", "description": "when they were seen, epoch seconds"},
+            "ids": {"type": "array", "items": {"type": "string"}, "description": "the message ids"},
+        },
+    },
 )
 
 
