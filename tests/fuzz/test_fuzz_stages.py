@@ -338,7 +338,7 @@ async def deliver(stage: Stage, step: IngestStep, broker: RecordingBroker, batch
         if s.topic != stage.dlq_topic:
             assert s.value == e.value, "the retry after a failed publish produced something else"
     ids = [published_id(s.json()) for s in sent if s.topic in INGEST_TOPICS]
-    marked = [message_id for s in broker.on(seen_topic) for message_id, _ in read_marks(s.key, s.value, 0.0)]
+    marked = [message_id for s in broker.on(seen_topic) for message_id, _ in read_marks(s.key, s.value, 0.0) or []]
     assert marked == ids, "seen ids differ from the published ids"
     now = time.time()
     assert all(step.recent.seen(message_id, now) for message_id in ids)

@@ -4,6 +4,7 @@ copy of a retried delivery, and poison records dead-lettered while good ones flo
 
 import json
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,29 @@ async def test_a_retry_after_a_restart_is_still_a_duplicate(kafka: KafkaHarness,
         second.metrics_text(), "triage_ingest_records_total", {"platform": "x", "outcome": "duplicate"}
     )
     assert duplicates in (1, 2)
+
+
+async def test_the_window_is_read_back_from_marks_of_both_formats(
+    kafka: KafkaHarness, services: ServiceFactory
+) -> None:
+    """An upgrade: marks written one per id by an earlier ingest and marks written many per
+    record are both read back, and their retries are duplicates."""
+    topics = kafka.topics
+    now = datetime.now(UTC).timestamp()
+    first_x, second_x = (record["message_id"] for record in EXPECTED["x_dm"])
+    [telegram] = (record["message_id"] for record in EXPECTED["telegram_private_message"])
+    whatsapp = sorted(record["message_id"] for record in EXPECTED["whatsapp_text"])
+    await kafka.produce(topics.ingest_seen, f"{now - 60:.3f}", key=first_x)  # the earlier format: one id
+    await kafka.produce(topics.ingest_seen, json.dumps({"at": now - 30, "ids": [second_x, telegram]}), key="m-1")
+    await kafka.produce(topics.ingest_seen, b'{"at": "garbled"', key="m-2")  # skipped with a warning, no crash
+
+    await services.start("ingest")
+    for name, key in (("x_dm", "dm"), ("telegram_private_message", "tg"), ("whatsapp_text", "wa")):
+        await kafka.produce(topics.raw, json.dumps(envelope(name)), key=key)
+    reader = await kafka.consumer(topics.messages)
+    fresh = json_lines(await kafka.consume(topics.messages, 2, consumer=reader))
+    assert sorted(message["message_id"] for message in fresh) == whatsapp
+    assert await kafka.drain(reader) == []  # the retries of the x and telegram messages were recognised
 
 
 async def test_hostile_envelopes_cost_no_good_message(kafka: KafkaHarness, services: ServiceFactory) -> None:

@@ -224,6 +224,27 @@ def test_a_corrected_lane_or_priority_is_named_as_not_learned(tiny_corpus: Any) 
     assert "the corrected lane is not learned" in result.not_learned[0]
 
 
+def test_the_export_command_names_what_will_not_be_learned(
+    classifier: Classifier, tiny_corpus_dir: Path, tmp_path: Path
+) -> None:
+    [classified] = classify_messages([message("x:7", "the strap snapped after one week")], classifier)
+    answer = classified.classification.issue_type.value
+    other = "spam" if answer != "spam" else "feedback"
+    events = jsonl(
+        tmp_path / "events.jsonl",
+        [event("x:7", other, lane="risk")],
+    )
+    messages = jsonl(tmp_path / "classified.jsonl", [json.loads(classified.model_dump_json())])
+    out, err = io.StringIO(), io.StringIO()
+    code = corrections_export_command(
+        events=events, messages=messages, from_topic=False, out=tmp_path / "out.jsonl",
+        corpus_dir=tiny_corpus_dir, corrections_dir=tmp_path, out_stream=out, err=err,
+    )  # fmt: skip
+    assert code == 0
+    assert err.getvalue().startswith("not learned: event e-x:7-2026-12-07T14:03:12Z: the corrected lane is not learned")
+    assert json.loads((tmp_path / "out.jsonl").read_text())["issue_type"] == other
+
+
 def test_since_takes_a_day_or_a_timestamp() -> None:
     assert parse_since("2026-12-05") == datetime(2026, 12, 5, tzinfo=UTC)
     assert parse_since("2026-12-05T10:00:00+01:00") == datetime(2026, 12, 5, 9, tzinfo=UTC)

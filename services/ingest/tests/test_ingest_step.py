@@ -39,7 +39,9 @@ def batch(*values: bytes) -> list[Inbound]:
 
 def seen_ids(broker: RecordingBroker) -> list[str]:
     """The ids the seen-mark records written so far carry, in order."""
-    return [message_id for s in broker.on(TOPICS.ingest_seen) for message_id, _ in read_marks(s.key, s.value, 0.0)]
+    return [
+        message_id for s in broker.on(TOPICS.ingest_seen) for message_id, _ in read_marks(s.key, s.value, 0.0) or []
+    ]
 
 
 def ids(sent: list[Sent]) -> list[str]:

@@ -427,7 +427,7 @@ def export_corrections(
                 result.counts["superseded"] += 1
                 result.left_out.append(
                     f"event {older.corrected.event_id}: the same text was corrected again later "
-                    f"(event {corrected.event_id}); the later correction is kept"
+                    f"(event {corrected.event_id}); the later correction decides"
                 )
         latest[line["id"]] = candidate
         by_key.update(dict.fromkeys(candidate.keys, line["id"]))

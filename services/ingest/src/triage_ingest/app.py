@@ -18,7 +18,6 @@ from triage_ingest.seen_log import SeenMarks, restore_seen
 from triage_ingest.webhooks.routes import WebhookReceiver
 from triage_runtime import safejson
 from triage_runtime.contract import (
-    CORRELATION_ID,
     FASTSTREAM_HEADERS,
     Contract,
     Reads,
@@ -209,7 +208,7 @@ def contract(settings: IngestSettings) -> Contract:
                 [SEEN_MARK],
                 "The message ids of every published batch, after its "
                 "acknowledgements, gathered for TRIAGE_INGEST_SEEN_MARK_DELAY_MS.",
-                headers={"content-type": {"type": "string", "const": ""}, "correlation_id": CORRELATION_ID},
+                headers=FASTSTREAM_HEADERS,
             ),
             Writes(
                 topics.raw,

@@ -25,10 +25,13 @@ is published again, a duplicate, never a loss.
 import asyncio
 import json
 import logging
+import math
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -41,6 +44,7 @@ from triage_runtime.topics import TopicSettings
 
 # Most bytes of ids one mark record carries (the producer's batches are 256 KiB by default).
 MARK_BYTES = 64 * 1024
+_JSON_HEADERS = {"content-type": "application/json"}
 
 
 class SeenMarks:
@@ -81,7 +85,7 @@ class SeenMarks:
         marks, self.pending = self.pending, []
         for value in mark_records(marks):
             key = uuid.uuid4().hex.encode("ascii")
-            future = await self.broker.publish(value, topic=self.topic, key=key, no_confirm=True)
+            future = await self.broker.publish(value, topic=self.topic, key=key, headers=_JSON_HEADERS, no_confirm=True)
             future.add_done_callback(partial(_report_failure, self.logger))
         return len(marks)
 
@@ -94,43 +98,45 @@ class SeenMarks:
 
 def mark_records(marks: Sequence[tuple[str, float]]) -> Iterator[bytes]:
     """The values of the records that carry ``marks``: the ids seen at one moment together,
-    each record at most about ``MARK_BYTES``."""
+    each record's ids at most ``MARK_BYTES`` (one id alone may pass it: ids are bounded)."""
     by_moment: dict[float, list[str]] = {}
     for message_id, seen_at in marks:
         by_moment.setdefault(round(seen_at, 3), []).append(message_id)
     for seen_at, ids in by_moment.items():
-        chunk: list[str] = []
+        # ASCII JSON: its length is its size in bytes, and an id that is not valid
+        # UTF-8 (a lone surrogate) is escaped rather than failing the whole flush.
+        encoded: list[str] = []
         size = 0
         for message_id in ids:
-            cost = len(message_id) + 4  # quotes, comma; escapes make a few ids longer: a bound, not a count
-            if chunk and size + cost > MARK_BYTES:
-                yield _mark_value(seen_at, chunk)
-                chunk, size = [], 0
-            chunk.append(message_id)
-            size += cost
-        if chunk:
-            yield _mark_value(seen_at, chunk)
+            one = encode_basestring_ascii(message_id)
+            if encoded and size + len(one) + 1 > MARK_BYTES:
+                yield _mark_value(seen_at, encoded)
+                encoded, size = [], 0
+            encoded.append(one)
+            size += len(one) + 1
+        if encoded:
+            yield _mark_value(seen_at, encoded)
 
 
-def _mark_value(seen_at: float, ids: list[str]) -> bytes:
-    return json.dumps({"at": seen_at, "ids": ids}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+def _mark_value(seen_at: float, encoded_ids: list[str]) -> bytes:
+    return f'{{"at":{seen_at!r},"ids":[{",".join(encoded_ids)}]}}'.encode("ascii")
 
 
-def read_marks(key: bytes | None, value: bytes | None, fallback: float) -> list[tuple[str, float]]:
-    """The (id, seen at) pairs of one record of the topic, of either format; [] for a
+def read_marks(key: bytes | None, value: bytes | None, fallback: float) -> list[tuple[str, float]] | None:
+    """The (id, seen at) pairs of one record of the topic, of either format; None for a
     record that is neither (logged by the caller, never fatal: it costs dedupe, not data)."""
     if value is not None and value.startswith(b"{"):
         try:
             found = json.loads(value)
             seen_at, ids = float(found["at"]), found["ids"]
-        except (ValueError, KeyError, TypeError):
-            return []
-        if not isinstance(ids, list):
-            return []
+        except (ValueError, KeyError, TypeError, RecursionError):
+            return None
+        if not isinstance(ids, list) or not math.isfinite(seen_at):
+            return None
         return [(message_id, seen_at) for message_id in ids if isinstance(message_id, str)]
     if isinstance(key, bytes):  # the earlier format: one record per id
         return [(key.decode("utf-8", "replace"), _seen_at(value, fallback))]
-    return []
+    return None
 
 
 def _report_failure(logger: logging.Logger, future: "asyncio.Future[Any]") -> None:
@@ -147,6 +153,25 @@ def _seen_at(value: bytes | None, fallback: float) -> float:
         return fallback
 
 
+class NewestMarks:
+    """The newest ``per_partition`` marks of each partition, as the records are read
+    oldest first: memory stays within the bound however many ids the records carry."""
+
+    def __init__(self, per_partition: int) -> None:
+        self.per_partition = per_partition
+        self._by_partition: dict[int, deque[tuple[str, float]]] = {}
+
+    def add(self, partition: int, marks: Iterable[tuple[str, float]]) -> None:
+        found = self._by_partition.get(partition)
+        if found is None:
+            found = self._by_partition[partition] = deque(maxlen=self.per_partition)
+        found.extend(marks)
+
+    def kept(self) -> list[tuple[str, float]]:
+        """Oldest first, the order ``RecentIds`` forgets in."""
+        return sorted((mark for marks in self._by_partition.values() for mark in marks), key=lambda mark: mark[1])
+
+
 async def restore_seen(
     kafka: KafkaSettings,
     topics: TopicSettings,
@@ -154,33 +179,41 @@ async def restore_seen(
     logger: logging.Logger,
     now: float | None = None,
 ) -> int:
-    """Fill ``recent`` with the ids seen within its window; returns how many were read."""
+    """Fill ``recent`` with the newest ids seen within its window, at most its
+    ``max_entries`` spread over the partitions; returns how many it remembered.
+
+    A record carries many ids, so the records of the window are read whole and only the
+    newest ids of each partition are kept while reading: memory stays within the bound,
+    and the ids kept are the newest, not the last read."""
     await ensure_topics(kafka, topics, [topics.ingest_seen])
     now = time.time() if now is None else now
     partitions = await partitions_of(kafka, topics.ingest_seen)
     if not partitions:
         return 0
+    per_partition = max(1, recent.max_entries // len(partitions))
+    newest = NewestMarks(per_partition)
     consumer = AIOKafkaConsumer(**kafka.admin_client_kwargs(), enable_auto_commit=False)
     await consumer.start()
-    restored = 0
+    unreadable = 0
     try:
         ends = await consumer.end_offsets(partitions)
         found = await consumer.offsets_for_times({tp: int((now - recent.window) * 1000) for tp in partitions})
-        # at most the ids the window can hold, spread over the partitions
-        per_partition = max(1, recent.max_entries // len(partitions))
+        # A record holds at least one id: more records than ids kept are never needed.
         starts: dict[TopicPartition, int | None] = {}
         for tp in partitions:
             at = found.get(tp)
             starts[tp] = max(at.offset if at is not None else ends[tp], ends[tp] - per_partition, 0)
-        unreadable = 0
         async for record in read_to_end(consumer, starts):
             marks = read_marks(record.key, record.value, now)
-            unreadable += not marks
-            for message_id, seen_at in marks:
-                recent.remember(message_id, seen_at)
-            restored += len(marks)
+            if marks is None:
+                unreadable += 1
+                continue
+            newest.add(record.partition, marks)
     finally:
         await consumer.stop()
     if unreadable:
         log_event(logger, "seen_marks_unreadable", logging.WARNING, records=unreadable)
-    return restored
+    kept = newest.kept()
+    for message_id, seen_at in kept:
+        recent.remember(message_id, seen_at)
+    return len(kept)

@@ -20,8 +20,9 @@ clock that its restore would then overwrite.
 """
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
@@ -33,9 +34,12 @@ from triage_sla_monitor import state, volume
 from triage_sla_monitor.monitor import Monitor
 
 
-async def committed_state(kafka: KafkaSettings, topic: str, partitions: set[int]) -> AsyncIterator[ConsumerRecord]:
+async def committed_state(
+    kafka: KafkaSettings, topic: str, partitions: set[int]
+) -> AsyncGenerator[ConsumerRecord, None]:
     """Every committed record of these state partitions, from their beginning to their end
-    as it is now, read outside any consumer group: what a replica restores from."""
+    as it is now, read outside any consumer group: what a replica restores from. Read it
+    inside ``contextlib.aclosing``, so the consumer stops at once if the reader fails."""
     wanted = [TopicPartition(topic, p) for p in sorted(partitions)]
     if not wanted:
         return
@@ -66,8 +70,9 @@ class ClockState:
         """Load the committed clocks of these state partitions (a killed replica's open
         transaction was aborted by our producer's start, or times out)."""
         restored = 0
-        async for record in committed_state(self.monitor.settings.kafka, self.topic, partitions):
-            restored += self._restore_one(record.key, record.value, record.partition)
+        async with contextlib.aclosing(committed_state(self.monitor.settings.kafka, self.topic, partitions)) as records:
+            async for record in records:
+                restored += self._restore_one(record.key, record.value, record.partition)
         return restored
 
     def _restore_one(self, key: bytes | None, value: bytes | None, partition: int) -> int:

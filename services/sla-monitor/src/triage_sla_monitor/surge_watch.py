@@ -237,18 +237,20 @@ class SurgeWatch:
 
     async def _restore(self, partitions: set[int]) -> int:
         restored: set[Dimension] = set()
-        async for record in committed_state(self.monitor.settings.kafka, self.state_topic, partitions):
-            key = record.key.decode("utf-8", "replace") if record.key is not None else ""
-            dimension = state.watch_dimension(key)
-            if dimension is None or record.value is None:
-                continue
-            try:
-                self.detector.watches[dimension] = state.load_watch(record.value)
-            except (ValueError, KeyError, TypeError) as error:
-                log_event(self.monitor.logger, "bad_watch_record", logging.WARNING, error=type(error).__name__)
-                continue
-            self.partition_of[dimension] = record.partition
-            restored.add(dimension)
+        state_records = committed_state(self.monitor.settings.kafka, self.state_topic, partitions)
+        async with contextlib.aclosing(state_records) as records:
+            async for record in records:
+                key = record.key.decode("utf-8", "replace") if record.key is not None else ""
+                dimension = state.watch_dimension(key)
+                if dimension is None or record.value is None:
+                    continue
+                try:
+                    self.detector.watches[dimension] = state.load_watch(record.value)
+                except (ValueError, KeyError, TypeError) as error:
+                    log_event(self.monitor.logger, "bad_watch_record", logging.WARNING, error=type(error).__name__)
+                    continue
+                self.partition_of[dimension] = record.partition
+                restored.add(dimension)
         return len(restored)
 
     # --- quiet spells ------------------------------------------------------------------
