@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
 
 from tests.doubles import RecordingBroker
+from tests.spans import recorded_spans
 from triage_runtime import delivery, tracing
 from triage_runtime.delivery import Inbound, Outbound, Rejected, Stage, one_at_a_time
 from triage_runtime.logs import JsonFormatter
@@ -68,15 +68,8 @@ def stage(broker: HeaderBroker, name: str = "test", logger: logging.Logger | Non
 
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
-    """Tracing on, into memory, for one test."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.install(provider)
-    try:
+    with recorded_spans() as exporter:
         yield exporter
-    finally:
-        tracing.shutdown()
 
 
 def named(finished: Sequence[ReadableSpan], prefix: str) -> list[ReadableSpan]:
@@ -322,10 +315,6 @@ def test_off_nothing_is_sent_outside_the_delivery_step_either() -> None:
 
 
 async def test_an_unsampled_trace_travels_on_without_spans() -> None:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()  # parent-based: a record whose trace was not sampled stays unsampled
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.install(provider)
     unsampled = TRACEPARENT[:-2] + "00"
     seen: list[str | None] = []
 
@@ -333,11 +322,10 @@ async def test_an_unsampled_trace_travels_on_without_spans() -> None:
         seen.append(tracing.current_traceparent())
         return to_message(inbound)
 
-    try:
+    # the SDK's default sampler is parent-based: a record whose trace was not sampled stays unsampled
+    with recorded_spans() as exporter:
         broker = HeaderBroker()
         await stage(broker, "router").handle([record(1, {"traceparent": unsampled})], one_at_a_time(remember))
-    finally:
-        tracing.shutdown()
     assert exporter.get_finished_spans() == ()
     [headers] = broker.headers
     assert headers is not None and headers["traceparent"].split("-")[1::2] == [TRACEPARENT.split("-")[1], "00"]

@@ -8,12 +8,10 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
 
-from triage_runtime import tracing
+from tests.spans import recorded_spans
 from triage_runtime.logs import JsonFormatter
 from triage_schemas.enums import AlertKind
 from triage_schemas.policy import ClockPolicy
@@ -57,14 +55,8 @@ def timer() -> tuple[Monitor, AlertTimer, TransactionalProducer]:
 
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.install(provider)
-    try:
+    with recorded_spans() as exporter:
         yield exporter
-    finally:
-        tracing.shutdown()
 
 
 def test_the_message_that_starts_a_clock_gives_it_its_trace() -> None:

@@ -48,7 +48,7 @@ def _counted(classifier: Classifier, classified_topic: str, batch: Sequence[Inbo
     promoted: collections.Counter[str] = collections.Counter()
     languages: collections.Counter[str] = collections.Counter()
     reasons: collections.Counter[str] = collections.Counter()
-    confidences: dict[str, list[float]] = collections.defaultdict(list)
+    confidence_by_lane: dict[str, Histogram] = {}
     for result in results:
         if isinstance(result, Sequence):
             for out in result:
@@ -57,7 +57,10 @@ def _counted(classifier: Classifier, classified_topic: str, batch: Sequence[Inbo
                     classified[c.issue_type.value, c.lane.value, c.priority.value, str(c.needs_review).lower()] += 1
                     if c.reasons:
                         promoted[c.issue_type.value] += 1
-                    confidences[c.lane.value].append(c.confidence)
+                    histogram = confidence_by_lane.get(c.lane.value)
+                    if histogram is None:
+                        histogram = confidence_by_lane[c.lane.value] = CONFIDENCE.labels(c.lane.value)
+                    histogram.observe(c.confidence)
                     languages[c.language or "unknown"] += 1
                     for reason in c.review_reasons:
                         # language_not_trained:de -> language_not_trained: the label set stays bounded
@@ -70,10 +73,6 @@ def _counted(classifier: Classifier, classified_topic: str, batch: Sequence[Inbo
         LANGUAGES.labels(language).inc(count)
     for reason, count in reasons.items():
         REVIEW_REASONS.labels(reason).inc(count)
-    for lane, values in confidences.items():
-        histogram = CONFIDENCE.labels(lane)
-        for value in values:
-            histogram.observe(value)
     return results
 
 

@@ -205,16 +205,15 @@ def _corrections_section(
     from triage_classifier.training import expected_version
 
     trained_with = int(classifier.model.metadata.get("train_corrections", 0))
-    note: str | None = None
-    if not corpus.corrections:
-        note = "no corrections in use: the figures above are the corpus's alone"
-        return corrections_figures(corpus, None, (classifier, figures), note)
-    if trained_with == 0:
-        note = (
-            f"model {classifier.version} was trained without the {len(corpus.corrections)} corrections; "
+    if not corpus.corrections or trained_with == 0:
+        why = (
+            "no corrections in use: the figures above are the corpus's alone"
+            if not corpus.corrections
+            else f"model {classifier.version} was trained without the {len(corpus.corrections)} corrections; "
             "run `make model` to train with them"
         )
-        return corrections_figures(corpus, None, (classifier, figures), note)
+        return corrections_figures(corpus, None, (classifier, figures), why)
+    note: str | None = None
     if classifier.version != expected_version(corpus, config):
         note = (
             f"model {classifier.version} is not the one for this corpus, these corrections and this recipe "

@@ -13,6 +13,7 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_
 
 from triage_classifier.classify import Classifier
 from triage_classifier.corpus import Corpus, Example
+from triage_runtime.jsonlines import validation_summary
 from triage_schemas.enums import IssueType, Priority
 
 # Messages written to test P1 recall on noisy text by other writers: never trained on and
@@ -67,8 +68,7 @@ def load_stress_set(path: Path = DEFAULT_STRESS_FILE) -> list[StressExample]:
         try:
             example = StressExample.model_validate_json(line)
         except ValidationError as error:
-            first = error.errors()[0]
-            raise StressSetError(f"{path.name}:{number}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+            raise StressSetError(f"{path.name}:{number}: {validation_summary(error, limit=1)}") from None
         if example.id in seen:
             raise StressSetError(f"{path.name}:{number}: id {example.id} repeated")
         if example.explicit and not example.p1:

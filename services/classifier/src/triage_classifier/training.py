@@ -215,9 +215,9 @@ def train(
     texts = [example.text for example in examples]
     issue_labels = [example.issue_type.value for example in examples]
     # A correction that did not correct the sentiment teaches the sentiment head nothing.
-    with_sentiment = [example for example in examples if example.sentiment is not None]
-    sentiment_texts = [example.text for example in with_sentiment]
-    sentiment_labels = [example.sentiment.value for example in with_sentiment if example.sentiment is not None]
+    with_sentiment = [(example.text, example.sentiment.value) for example in examples if example.sentiment is not None]
+    sentiment_texts = [text for text, _ in with_sentiment]
+    sentiment_labels = [label for _, label in with_sentiment]
     issue_c, issue_cv = _choose_c(config, texts, issue_labels)
     sentiment_c, sentiment_cv = _choose_c(config, sentiment_texts, sentiment_labels)
     p1_types = _p1_types(taxonomy)

@@ -62,12 +62,15 @@ class SeenMarks:
         self.topic = topic
         self.logger = logger
         self.delay = delay
-        self.pending: list[tuple[str, float]] = []
+        # the ids of each batch under the moment they were seen (ms): one record's worth each
+        self.pending: dict[float, list[str]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._flushing: set[asyncio.Task[int]] = set()
 
     def add(self, ids: Iterable[str], seen_at: float) -> None:
-        self.pending.extend((message_id, seen_at) for message_id in ids)
+        ids = list(ids)
+        if ids:
+            self.pending.setdefault(round(seen_at, 3), []).extend(ids)
         if self.pending and self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self.delay, self._flush_soon)
 
@@ -82,12 +85,12 @@ class SeenMarks:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        marks, self.pending = self.pending, []
-        for value in mark_records(marks):
+        moments, self.pending = self.pending, {}
+        for value in _records_by_moment(moments):
             key = uuid.uuid4().hex.encode("ascii")
             future = await self.broker.publish(value, topic=self.topic, key=key, headers=_JSON_HEADERS, no_confirm=True)
             future.add_done_callback(partial(_report_failure, self.logger))
-        return len(marks)
+        return sum(len(ids) for ids in moments.values())
 
     async def close(self) -> None:
         """At shutdown, before the producer stops: write what still waits."""
@@ -102,6 +105,10 @@ def mark_records(marks: Sequence[tuple[str, float]]) -> Iterator[bytes]:
     by_moment: dict[float, list[str]] = {}
     for message_id, seen_at in marks:
         by_moment.setdefault(round(seen_at, 3), []).append(message_id)
+    return _records_by_moment(by_moment)
+
+
+def _records_by_moment(by_moment: dict[float, list[str]]) -> Iterator[bytes]:
     for seen_at, ids in by_moment.items():
         # ASCII JSON: its length is its size in bytes, and an id that is not valid
         # UTF-8 (a lone surrogate) is escaped rather than failing the whole flush.

@@ -78,12 +78,13 @@ class CorrectionStep:
             wanted = [TopicPartition(self.topics.routed, p) for p in sorted(partitions)]
             since = int((time.time() - self.settings.corrections_memory_hours * 3600) * 1000)
             found = await consumer.offsets_for_times(dict.fromkeys(wanted, since))
-            ends = await consumer.end_offsets(wanted)
-            starts = {tp: (found[tp].offset if found.get(tp) is not None else ends[tp]) for tp in wanted}
-            async for record in read_to_end(consumer, starts):
-                if record.key is not None and record.value is not None:
-                    self.recent.remember(record.key.decode("utf-8", "replace"), record.value)
-                    count += 1
+            # a partition with nothing since then has no offset here: nothing to read from it
+            starts: dict[TopicPartition, int | None] = {tp: at.offset for tp, at in found.items() if at is not None}
+            if starts:
+                async for record in read_to_end(consumer, starts):
+                    if record.key is not None and record.value is not None:
+                        self.recent.remember(record.key.decode("utf-8", "replace"), record.value)
+                        count += 1
         finally:
             await consumer.stop()
         return count

@@ -65,8 +65,7 @@ _OUTBOUND = b'"direction":"outbound"'
 def reroute(message: RoutedMessage, event: ConversationEvent, policy: RoutingPolicy) -> RoutedMessage:
     """``message`` routed again with ``event``'s corrected classification."""
     correction = event.correction
-    if correction is None:
-        raise Rejected("a reclassified event needs its correction")
+    assert correction is not None, "the correction step passes only reclassified events with their correction"
     before = message.classification
     rule = policy.issue_types[correction.issue_type]
     lane = correction.lane or rule.lane or before.lane

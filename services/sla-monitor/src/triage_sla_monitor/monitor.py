@@ -97,10 +97,10 @@ class Monitor:
         at = epoch(record.created_at)
         cid = record.conversation_id
         if record.routing.corrected_by is not None:  # the same message routed again after a correction
-            corrected = self.store.reclassify(cid, subject_of(record))
-            if corrected is not None:
-                self._after(corrected, corrected.alerts_sent, [])
-            return cid if corrected is not None else None
+            if self.store.reclassify(cid, subject_of(record)) is None:
+                return None
+            self.dirty.add(cid)  # the clock's new targets are persisted with the batch
+            return cid
         before = self.store.get(cid).alerts_sent
         if is_reply(record):
             actor_kind = record.actor_kind or ActorKind.HUMAN
